@@ -1,0 +1,222 @@
+//! One client connection as the reactor sees it: the socket, the service state machine, what
+//! is known of the socket's readiness, and when it last made progress.
+//!
+//! Sockets are registered once, readable and writable, edge-triggered. An edge says "something
+//! changed", so the connection remembers readiness itself: [`EdgeIo`] skips a read or write it
+//! knows would block and forgets readiness when the kernel says so (`WouldBlock`), or when a
+//! read comes back short: for a stream socket that means the receive queue is drained and new
+//! data will bring a new edge (epoll(7)), which saves a system call per round trip.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::net::TcpStream;
+
+use crate::handlers::{Next, Service, ServiceKind, Settings};
+use crate::stats::Stats;
+
+/// Bytes a connection may move in one turn before others get theirs; the rest waits for the
+/// next turn of the loop, so one fast client cannot starve the others.
+pub const TURN_BUDGET: u64 = 512 * 1024;
+
+/// Readiness the connection has been told of and not yet used up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Ready(u8);
+
+impl Ready {
+    const READ: u8 = 1;
+    const WRITE: u8 = 2;
+    /// The peer's FIN or an error arrived: keep reading until 0 even after a short read.
+    const READ_CLOSED: u8 = 4;
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+    fn set(&mut self, bit: u8) {
+        self.0 |= bit;
+    }
+    fn clear(&mut self, bit: u8) {
+        self.0 &= !bit;
+    }
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    service: Service,
+    ready: Ready,
+    /// Tells a reused slab slot's timers apart from its previous owner's.
+    serial: u32,
+    peer: SocketAddr,
+    last_progress: Instant,
+}
+
+/// What one turn of a connection came to.
+pub struct Turn {
+    pub next: Next,
+    /// The turn stopped on the budget, not because the socket would block: run it again soon.
+    pub yielded: bool,
+}
+
+impl Conn {
+    pub fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        kind: ServiceKind,
+        serial: u32,
+        now: Instant,
+    ) -> Conn {
+        Conn {
+            stream,
+            service: Service::new(kind),
+            ready: Ready::default(),
+            serial,
+            peer,
+            last_progress: now,
+        }
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+    pub fn kind(&self) -> ServiceKind {
+        self.service.kind()
+    }
+    pub fn buffered(&self) -> usize {
+        self.service.buffered()
+    }
+    pub fn at_rest(&self) -> bool {
+        self.service.at_rest()
+    }
+
+    /// When the connection is due to be closed for making no progress.
+    pub fn idle_deadline(&self, idle_timeout: Duration) -> Instant {
+        self.last_progress + idle_timeout
+    }
+
+    /// Records what a poll event says of the socket.
+    pub fn on_event(&mut self, event: &Event) {
+        // Errors and hang-ups are only hints: let the next read or write report them.
+        if event.is_error() || event.is_read_closed() {
+            self.ready.set(Ready::READ | Ready::READ_CLOSED);
+        }
+        if event.is_readable() {
+            self.ready.set(Ready::READ);
+        }
+        if event.is_writable() || event.is_write_closed() || event.is_error() {
+            self.ready.set(Ready::WRITE);
+        }
+    }
+
+    /// Runs the service as far as the socket and the turn's budget allow.
+    pub fn drive(
+        &mut self,
+        scratch: &mut [u8],
+        settings: &Settings,
+        stats: &mut Stats,
+        now: Instant,
+    ) -> Turn {
+        let before = self.service.buffered() as u64;
+        let mut io = EdgeIo {
+            stream: &mut self.stream,
+            ready: &mut self.ready,
+            bytes_in: 0,
+            bytes_out: 0,
+            yielded: false,
+        };
+        let next = self.service.drive(&mut io, scratch, settings);
+        let (bytes_in, bytes_out, yielded) = (io.bytes_in, io.bytes_out, io.yielded);
+        if bytes_in + bytes_out > 0 {
+            self.last_progress = now;
+        }
+        stats.bytes_in += bytes_in;
+        stats.bytes_out += bytes_out;
+        stats.buffered = stats.buffered + self.service.buffered() as u64 - before;
+        Turn { next, yielded }
+    }
+}
+
+/// The socket as a service sees it during one turn: `Read + Write` with the readiness rules
+/// above, the turn's budget, and byte counts for the reactor.
+struct EdgeIo<'a> {
+    stream: &'a mut TcpStream,
+    ready: &'a mut Ready,
+    bytes_in: u64,
+    bytes_out: u64,
+    yielded: bool,
+}
+
+impl EdgeIo<'_> {
+    /// Whether the turn may do more I/O; if not, says it yielded.
+    fn within_budget(&mut self) -> bool {
+        if self.bytes_in + self.bytes_out >= TURN_BUDGET {
+            self.yielded = true;
+            return false;
+        }
+        true
+    }
+}
+
+fn would_block() -> io::Error {
+    io::ErrorKind::WouldBlock.into()
+}
+
+impl Read for EdgeIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.ready.has(Ready::READ) || !self.within_budget() {
+            return Err(would_block());
+        }
+        match self.stream.read(buf) {
+            Ok(n) => {
+                if n > 0 && n < buf.len() && !self.ready.has(Ready::READ_CLOSED) {
+                    self.ready.clear(Ready::READ);
+                }
+                self.bytes_in += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.ready.clear(Ready::READ);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Write for EdgeIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.ready.has(Ready::WRITE) || !self.within_budget() {
+            return Err(would_block());
+        }
+        match self.stream.write(buf) {
+            Ok(n) => {
+                // A short write means the send buffer filled; the kernel signals when it has
+                // room again, so the next write need not be tried now.
+                if n < buf.len() {
+                    self.ready.clear(Ready::WRITE);
+                }
+                self.bytes_out += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.ready.clear(Ready::WRITE);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! The `tcpserve` command: parses arguments and dispatches to the library. Exit status: 0 done,
+//! 1 failed (address in use, connection refused, ...), 2 bad command line.
+
+use std::ffi::OsString;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use getopts::{Matches, Options};
+use log::LevelFilter;
+
+use tcpserve::clients::{self, send};
+use tcpserve::config::{self, Config};
+use tcpserve::{stop, Ending, Server};
+
+const USAGE: &str = "\
+usage: tcpserve <command> [options]
+
+commands:
+  serve    run the server
+  send     send a message to an echo server and print the reply
+
+'tcpserve <command> --help' shows a command's options; 'tcpserve --version' the version.";
+
+const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [options]";
+const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let command = args.first().map(|a| a.to_string_lossy().into_owned());
+    let rest = args.get(1..).unwrap_or_default();
+    match command.as_deref() {
+        Some("serve") => serve(rest),
+        Some("send") => send(rest),
+        Some("-h" | "--help" | "help") => {
+            println!("tcpserve {}: a small TCP server\n\n{USAGE}", version());
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("tcpserve {}", version());
+            ExitCode::SUCCESS
+        }
+        Some(other) => usage_error("", &format!("unknown command '{other}'"), USAGE),
+        None => usage_error("", "no command given", USAGE),
+    }
+}
+
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// A bad command line: one line naming the fault, then the usage; exit 2.
+fn usage_error(command: &str, message: &str, usage: &str) -> ExitCode {
+    let command = if command.is_empty() {
+        String::new()
+    } else {
+        format!(" {command}")
+    };
+    eprintln!("tcpserve{command}: {message}\n{usage}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn failed(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tcpserve: {message}");
+    ExitCode::from(EXIT_FAILED)
+}
+
+fn serve_options() -> Options {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "echo",
+        &format!(
+            "run the echo service on ADDR (default {})",
+            config::DEFAULT_ECHO_ADDR
+        ),
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "idle-timeout",
+        &format!(
+            "close a connection that moves no byte for SECS (default {})",
+            config::DEFAULT_IDLE_TIMEOUT.as_secs()
+        ),
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "max-conns",
+        "most connections open at once; over it a client is accepted and closed at once \
+         (default: the open-file limit less a reserve)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "buffer",
+        &format!(
+            "most unsent bytes held per connection, e.g. 65536 or 64K (default {}K)",
+            config::DEFAULT_BUFFER / 1024
+        ),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "shutdown-timeout",
+        &format!(
+            "on SIGINT/SIGTERM, wait up to SECS for work in flight (default {})",
+            config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs()
+        ),
+        "SECS",
+    );
+    opts.optflagmulti("v", "verbose", "log more: -v debug, -vv trace");
+    opts.optflag("q", "quiet", "log only warnings and errors");
+    opts.optflag("h", "help", "show this help");
+    opts
+}
+
+fn serve(args: &[OsString]) -> ExitCode {
+    let opts = serve_options();
+    let brief = SERVE_BRIEF;
+    let matches = match opts.parse(args) {
+        Ok(m) => m,
+        Err(e) => return usage_error("serve", &e.to_string(), brief),
+    };
+    if matches.opt_present("help") {
+        println!(
+            "{}\n\nWith no service option every service runs on its default address; \
+             with some, only those run.\nSIGINT or SIGTERM stops gracefully; a second one \
+             stops at once.",
+            opts.usage(brief)
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(extra) = matches.free.first() {
+        return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
+    }
+    let config = match serve_config(&matches) {
+        Ok(c) => c,
+        Err(message) => return usage_error("serve", &message, brief),
+    };
+    init_logging(&matches);
+    let server = match Server::bind(&config) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = stop::forward_signals(&server.stopper()) {
+        return failed(format_args!("cannot handle signals: {e}"));
+    }
+    match server.run() {
+        Ok(Ending::Graceful) => ExitCode::SUCCESS,
+        Ok(Ending::Forced) => ExitCode::from(EXIT_FAILED),
+        Err(e) => failed(format_args!("the event loop failed: {e}")),
+    }
+}
+
+fn serve_config(m: &Matches) -> Result<Config, String> {
+    let mut config = Config::default();
+    if let Some(addr) = m.opt_str("echo") {
+        config.echo = Some(parse_addr("--echo", &addr)?);
+    }
+    if let Some(v) = m.opt_str("idle-timeout") {
+        config.idle_timeout = parse_secs("--idle-timeout", &v, false)?;
+    }
+    if let Some(v) = m.opt_str("max-conns") {
+        config.max_conns = Some(parse_count("--max-conns", &v)?);
+    }
+    if let Some(v) = m.opt_str("buffer") {
+        config.buffer = parse_size("--buffer", &v)?;
+    }
+    if let Some(v) = m.opt_str("shutdown-timeout") {
+        config.shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
+    }
+    Ok(config)
+}
+
+fn init_logging(m: &Matches) {
+    let level = match (m.opt_present("quiet"), m.opt_count("verbose")) {
+        (true, _) => LevelFilter::Warn,
+        (false, 0) => LevelFilter::Info,
+        (false, 1) => LevelFilter::Debug,
+        (false, _) => LevelFilter::Trace,
+    };
+    // Fails only if a logger is already set, which nothing here does.
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        .with_utc_timestamps()
+        .init();
+}
+
+fn send(args: &[OsString]) -> ExitCode {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "timeout",
+        "give up on connecting or on a reply after SECS (default 10)",
+        "SECS",
+    );
+    opts.optflag("h", "help", "show this help");
+    let brief = SEND_BRIEF;
+    let matches = match opts.parse(args) {
+        Ok(m) => m,
+        Err(e) => return usage_error("send", &e.to_string(), brief),
+    };
+    if matches.opt_present("help") {
+        println!(
+            "{}\n\nWith MESSAGE, sends it (words joined by spaces) and prints the reply; exits 0 \
+             if the reply equals it.\nWithout, sends each line of standard input and prints \
+             each reply.",
+            opts.usage(brief)
+        );
+        return ExitCode::SUCCESS;
+    }
+    let timeout = match matches.opt_str("timeout") {
+        Some(v) => match parse_secs("--timeout", &v, false) {
+            Ok(t) => t,
+            Err(message) => return usage_error("send", &message, brief),
+        },
+        None => Duration::from_secs(10),
+    };
+    let Some((addr, words)) = matches.free.split_first() else {
+        return usage_error("send", "missing ADDR", brief);
+    };
+    let mut stream = match clients::connect(addr, timeout) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    let stdout = io::stdout();
+    let result = if words.is_empty() {
+        send::lines(&mut stream, &mut io::stdin().lock(), &mut stdout.lock())
+    } else {
+        send::once(&mut stream, words.join(" ").as_bytes(), &mut stdout.lock())
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => failed("the reply differs from what was sent"),
+        Err(e) => failed(e),
+    }
+}
+
+fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr, String> {
+    value
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("{flag}: '{value}' is not an address like 127.0.0.1:8080"))
+}
+
+/// Seconds, fractions allowed; zero only where `zero_ok`.
+fn parse_secs(flag: &str, value: &str, zero_ok: bool) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{flag}: '{value}' is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) || (secs == 0.0 && !zero_ok) {
+        let least = if zero_ok { "0" } else { "more than 0" };
+        return Err(format!(
+            "{flag}: '{value}' is out of range ({least} to 1e9 seconds)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_count(flag: &str, value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag}: '{value}' is not a whole number above 0")),
+    }
+}
+
+/// Bytes, with an optional K/KiB or M/MiB suffix (powers of 1024), from 1 byte to 1 GiB.
+fn parse_size(flag: &str, value: &str) -> Result<usize, String> {
+    let bad = || format!("{flag}: '{value}' is not a size from 1 byte to 1G, like 65536 or 64K");
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let multiplier: usize = match unit {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let n: usize = digits.parse().map_err(|_| bad())?;
+    match n.checked_mul(multiplier) {
+        Some(bytes) if (1..=1 << 30).contains(&bytes) => Ok(bytes),
+        _ => Err(bad()),
+    }
+}

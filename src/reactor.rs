@@ -1,0 +1,452 @@
+//! The event loop: one thread, one `mio::Poll`, every listener and connection.
+//!
+//! The reactor owns readiness, tokens, timers, accepting and closing; it knows no protocol.
+//! Each turn it waits for events (or the nearest deadline), hands each connection event to
+//! that connection, fires due timers, and publishes its counters.
+//!
+//! Tokens: [`STOP`] is the stop pipe, listeners follow it, and a connection's token is its
+//! slab key plus [`FIRST_CONN`]. Timers are a min-heap of `(when, key, serial)` kept lazily: a
+//! connection has one entry, and moving its idle deadline costs nothing until the entry comes
+//! due, when it is either acted on or pushed back to the real deadline.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::conn::Conn;
+use crate::handlers::{Next, Reason, ServiceKind, Settings};
+use crate::stats::{SharedStats, Stats};
+use crate::stop::StopSignal;
+
+const STOP: Token = Token(0);
+const FIRST_LISTENER: usize = 1;
+const FIRST_CONN: usize = 1024;
+const EVENTS_PER_POLL: usize = 1024;
+const SCRATCH_SIZE: usize = 64 * 1024;
+/// After an accept error that is not about one client (EMFILE and the like), wait this long
+/// before trying again, unless a connection closes first.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How the server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Stopped on request, after letting work in flight finish (or the shutdown timeout).
+    Graceful,
+    /// A second stop request arrived during shutdown; connections were cut.
+    Forced,
+}
+
+/// The limits the reactor enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_conns: usize,
+}
+
+/// A bound listening socket and the service it offers.
+#[derive(Debug)]
+pub struct Listener {
+    pub kind: ServiceKind,
+    pub socket: TcpListener,
+}
+
+/// Whether new clients are being taken.
+#[derive(Debug)]
+enum Accepting {
+    Open,
+    /// At `--max-conns`: new clients are accepted and closed at once.
+    Full {
+        since: Instant,
+        refused: u64,
+    },
+    /// Accepting failed for want of a resource (EMFILE...): wait for a close or the back-off.
+    Paused {
+        since: Instant,
+        retry_at: Instant,
+        error: io::ErrorKind,
+    },
+}
+
+#[derive(Debug)]
+enum Phase {
+    Serving,
+    /// Listeners closed; waiting for connections with work in flight, until `until`.
+    Draining {
+        until: Instant,
+    },
+    Ended(Ending),
+}
+
+pub struct Reactor {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    conns: Slab<Conn>,
+    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// Connections that used up their turn's budget with work left, to run again before
+    /// sleeping; `again_now` is the batch being run, kept to reuse its allocation.
+    again: Vec<(usize, u32)>,
+    again_now: Vec<(usize, u32)>,
+    scratch: Box<[u8]>,
+    settings: Settings,
+    limits: Limits,
+    accepting: Accepting,
+    phase: Phase,
+    stop: StopSignal,
+    stops_seen: usize,
+    next_serial: u32,
+    stats: Stats,
+    shared: Arc<SharedStats>,
+}
+
+impl Reactor {
+    pub fn new(
+        mut listeners: Vec<Listener>,
+        settings: Settings,
+        limits: Limits,
+        stop: StopSignal,
+        shared: Arc<SharedStats>,
+    ) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry();
+        let mut stop = stop;
+        registry.register(&mut stop.0, STOP, Interest::READABLE)?;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            registry.register(
+                &mut listener.socket,
+                Token(FIRST_LISTENER + i),
+                Interest::READABLE,
+            )?;
+        }
+        assert!(listeners.len() < FIRST_CONN - FIRST_LISTENER);
+        Ok(Reactor {
+            poll,
+            listeners,
+            conns: Slab::new(),
+            timers: BinaryHeap::new(),
+            again: Vec::new(),
+            again_now: Vec::new(),
+            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
+            settings,
+            limits,
+            accepting: Accepting::Open,
+            phase: Phase::Serving,
+            stop,
+            stops_seen: 0,
+            next_serial: 0,
+            stats: Stats::default(),
+            shared,
+        })
+    }
+
+    /// Serves until stopped.
+    pub fn run(mut self) -> io::Result<Ending> {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        let mut now = Instant::now();
+        loop {
+            let timeout = self.poll_timeout(now);
+            if let Err(err) = self.poll.poll(&mut events, timeout) {
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    STOP => self.on_stop(now),
+                    Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER, now),
+                    Token(t) => {
+                        let key = t - FIRST_CONN;
+                        // A token whose connection closed earlier in this batch is skipped.
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            conn.on_event(event);
+                            self.drive(key, now);
+                        }
+                    }
+                }
+            }
+            self.run_again(now);
+            self.expire(now);
+            self.shared.publish(&self.stats);
+            if let Some(ending) = self.ending() {
+                log::info!("stopped: {}", self.stats);
+                return Ok(ending);
+            }
+        }
+    }
+
+    /// Sleep until the nearest deadline; forever when nothing is due (an idle server makes no
+    /// wake-ups); not at all when connections wait to run again.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let mut next = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        if let Accepting::Paused { retry_at, .. } = self.accepting {
+            next = Some(next.map_or(retry_at, |t| t.min(retry_at)));
+        }
+        if let Phase::Draining { until } = self.phase {
+            next = Some(next.map_or(until, |t| t.min(until)));
+        }
+        next.map(|at| at.saturating_duration_since(now))
+    }
+
+    fn drive(&mut self, key: usize, now: Instant) {
+        let conn = &mut self.conns[key];
+        let turn = conn.drive(&mut self.scratch, &self.settings, &mut self.stats, now);
+        match turn.next {
+            Next::Close(reason) => self.close(key, reason, now),
+            _ if matches!(self.phase, Phase::Draining { .. }) && conn.at_rest() => {
+                self.close(key, Reason::Shutdown, now)
+            }
+            _ if turn.yielded => self.again.push((key, conn.serial())),
+            _ => {}
+        }
+    }
+
+    fn run_again(&mut self, now: Instant) {
+        std::mem::swap(&mut self.again, &mut self.again_now);
+        for i in 0..self.again_now.len() {
+            let (key, serial) = self.again_now[i];
+            if self.conns.get(key).is_some_and(|c| c.serial() == serial) {
+                self.drive(key, now);
+            }
+        }
+        self.again_now.clear();
+    }
+
+    /// Takes every waiting client from listener `index` until the backlog is empty.
+    fn accept(&mut self, index: usize, now: Instant) {
+        loop {
+            if matches!(self.accepting, Accepting::Paused { .. }) {
+                return;
+            }
+            // Listeners are gone once shutdown starts; their late events are stale.
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            let kind = listener.kind;
+            match listener.socket.accept() {
+                Ok((stream, peer)) => self.admit(kind, stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The client gave up before we took it: its problem, not ours.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
+                    log::debug!("{}: accept: {e}", kind.name())
+                }
+                Err(e) => return self.pause_accepting(kind, e, now),
+            }
+        }
+    }
+
+    fn admit(
+        &mut self,
+        kind: ServiceKind,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        now: Instant,
+    ) {
+        if self.conns.len() >= self.limits.max_conns {
+            self.stats.refused += 1;
+            match &mut self.accepting {
+                Accepting::Full { refused, .. } => *refused += 1,
+                _ => {
+                    log::warn!(
+                        "{} connections open (--max-conns): closing new clients at once until one ends",
+                        self.conns.len()
+                    );
+                    self.accepting = Accepting::Full {
+                        since: now,
+                        refused: 1,
+                    };
+                }
+            }
+            return; // dropping the stream closes it: the client reads end-of-stream
+        }
+        // Small replies must leave at once rather than wait on Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        let mut conn = Conn::new(stream, peer, kind, serial, now);
+        if let Err(e) = self.poll.registry().register(
+            conn.stream_mut(),
+            Token(FIRST_CONN + key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!(
+                "{} {peer}: cannot watch the new connection: {e}",
+                kind.name()
+            );
+            return;
+        }
+        entry.insert(conn);
+        self.stats.accepted += 1;
+        self.stats.open += 1;
+        self.timers
+            .push(Reverse((now + self.limits.idle_timeout, key, serial)));
+        log::debug!("{} {peer}: accepted", kind.name());
+    }
+
+    fn pause_accepting(&mut self, kind: ServiceKind, error: io::Error, now: Instant) {
+        log::warn!(
+            "{}: cannot accept ({error}); {} connections open; pausing until one closes",
+            kind.name(),
+            self.conns.len()
+        );
+        self.accepting = Accepting::Paused {
+            since: now,
+            retry_at: now + ACCEPT_BACKOFF,
+            error: error.kind(),
+        };
+    }
+
+    /// Leaves a pause and takes whatever waited in every backlog meanwhile. If the cause
+    /// persists the pause starts again, silently: one log line per episode.
+    fn resume_accepting(&mut self, now: Instant) {
+        let Accepting::Paused { since, error, .. } = self.accepting else {
+            return;
+        };
+        self.accepting = Accepting::Open;
+        for index in 0..self.listeners.len() {
+            self.accept(index, now);
+            if let Accepting::Paused { retry_at, .. } = &mut self.accepting {
+                // Still failing: same episode, keep its start and stay quiet.
+                self.accepting = Accepting::Paused {
+                    since,
+                    retry_at: *retry_at,
+                    error,
+                };
+                return;
+            }
+        }
+        log::info!(
+            "accepting again after {} ms ({error:?} cleared)",
+            now.duration_since(since).as_millis()
+        );
+    }
+
+    fn close(&mut self, key: usize, reason: Reason, now: Instant) {
+        // Closing the descriptor also removes it from the poll: no deregister call needed.
+        let conn = self.conns.remove(key);
+        self.stats.open -= 1;
+        self.stats.closed += 1;
+        self.stats.buffered -= conn.buffered() as u64;
+        let (kind, peer) = (conn.kind().name(), conn.peer());
+        if reason.is_fault() {
+            log::warn!("{kind} {peer}: closed: {reason}");
+        } else {
+            log::debug!("{kind} {peer}: closed: {reason}");
+        }
+        drop(conn);
+        match self.accepting {
+            Accepting::Paused { .. } => self.resume_accepting(now),
+            Accepting::Full { since, refused } => {
+                log::info!(
+                    "below --max-conns again after {} ms; {refused} clients were refused",
+                    now.duration_since(since).as_millis()
+                );
+                self.accepting = Accepting::Open;
+            }
+            Accepting::Open => {}
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key, serial))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get(key).filter(|c| c.serial() == serial) else {
+                continue; // closed since
+            };
+            let due = conn.idle_deadline(self.limits.idle_timeout);
+            if due <= now {
+                self.close(key, Reason::IdleTimeout, now);
+            } else {
+                self.timers.push(Reverse((due, key, serial)));
+            }
+        }
+        if let Accepting::Paused { retry_at, .. } = self.accepting {
+            if retry_at <= now {
+                self.resume_accepting(now);
+            }
+        }
+        if let Phase::Draining { until } = self.phase {
+            if until <= now {
+                let left = self.conns.len();
+                log::warn!("shutdown timeout: closing {left} connections still in flight");
+                self.close_all(Reason::Shutdown, now);
+                self.phase = Phase::Ended(Ending::Graceful);
+            }
+        }
+    }
+
+    fn on_stop(&mut self, now: Instant) {
+        self.stops_seen += self.stop.take();
+        match self.phase {
+            _ if self.stops_seen == 0 => {}
+            Phase::Serving if self.stops_seen == 1 => self.begin_drain(now),
+            Phase::Ended(_) => {}
+            _ => {
+                log::warn!(
+                    "second stop request: closing {} connections now",
+                    self.conns.len()
+                );
+                self.close_all(Reason::Shutdown, now);
+                self.phase = Phase::Ended(Ending::Forced);
+            }
+        }
+    }
+
+    /// Stops accepting, closes connections with nothing in flight, and gives the rest until the
+    /// shutdown timeout.
+    fn begin_drain(&mut self, now: Instant) {
+        // Dropping a listener closes it: new clients are refused by the kernel from now on.
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+        self.accepting = Accepting::Open;
+        let resting: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.at_rest())
+            .map(|(key, _)| key)
+            .collect();
+        for key in resting {
+            self.close(key, Reason::Shutdown, now);
+        }
+        log::info!(
+            "shutting down: no longer accepting; waiting up to {:?} for {} connections in flight",
+            self.limits.shutdown_timeout,
+            self.conns.len()
+        );
+        self.phase = Phase::Draining {
+            until: now + self.limits.shutdown_timeout,
+        };
+    }
+
+    fn close_all(&mut self, reason: Reason, now: Instant) {
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close(key, reason, now);
+        }
+    }
+
+    fn ending(&self) -> Option<Ending> {
+        match self.phase {
+            Phase::Ended(ending) => Some(ending),
+            Phase::Draining { .. } if self.conns.is_empty() => Some(Ending::Graceful),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Starting a server: binding the configured listeners, choosing limits, and running the
+//! reactor here or on a thread of its own behind a [`Handle`] (what tests and embedders use).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::net::TcpListener;
+
+use crate::config::Config;
+use crate::handlers::{ServiceKind, Settings};
+use crate::reactor::{Ending, Limits, Listener, Reactor};
+use crate::stats::{SharedStats, Stats};
+use crate::stop::{self, Stopper};
+use crate::sys;
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A listener could not be bound.
+    Bind {
+        service: ServiceKind,
+        addr: SocketAddr,
+        error: io::Error,
+    },
+    /// The poll, the stop pipe, or another process resource could not be had.
+    Setup(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind {
+                service,
+                addr,
+                error,
+            } => {
+                let why = match error.kind() {
+                    io::ErrorKind::AddrInUse => "address already in use".to_string(),
+                    io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    io::ErrorKind::AddrNotAvailable => {
+                        "no such address on this machine".to_string()
+                    }
+                    _ => error.to_string(),
+                };
+                write!(f, "{}: cannot listen on {addr}: {why}", service.name())
+            }
+            StartError::Setup(error) => write!(f, "cannot start: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<io::Error> for StartError {
+    fn from(error: io::Error) -> Self {
+        StartError::Setup(error)
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    reactor: Reactor,
+    addrs: Vec<(ServiceKind, SocketAddr)>,
+    stopper: Stopper,
+    stats: Arc<SharedStats>,
+}
+
+impl Server {
+    /// Binds every configured service and logs where each listens.
+    pub fn bind(config: &Config) -> Result<Server, StartError> {
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for (service, addr) in config.services() {
+            let socket = TcpListener::bind(addr).map_err(|error| StartError::Bind {
+                service,
+                addr,
+                error,
+            })?;
+            let local = socket.local_addr()?;
+            log::info!("{} listening on {local}", service.name());
+            addrs.push((service, local));
+            listeners.push(Listener {
+                kind: service,
+                socket,
+            });
+        }
+        let max_conns = match config.max_conns {
+            Some(n) => n,
+            None => {
+                let fd_limit = sys::raise_fd_limit()?;
+                let n = sys::default_max_conns(fd_limit);
+                log::debug!("open-file limit {fd_limit}: --max-conns {n}");
+                n
+            }
+        };
+        let (stopper, stop_signal) = stop::channel()?;
+        let stats = Arc::new(SharedStats::default());
+        let reactor = Reactor::new(
+            listeners,
+            Settings {
+                buffer: config.buffer,
+            },
+            Limits {
+                idle_timeout: config.idle_timeout,
+                shutdown_timeout: config.shutdown_timeout,
+                max_conns,
+            },
+            stop_signal,
+            Arc::clone(&stats),
+        )?;
+        Ok(Server {
+            reactor,
+            addrs,
+            stopper,
+            stats,
+        })
+    }
+
+    /// The bound address of a service (with port 0 resolved).
+    pub fn addr(&self, service: ServiceKind) -> Option<SocketAddr> {
+        find_addr(&self.addrs, service)
+    }
+
+    /// Something that can ask this server to stop, from any thread or a signal handler.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Serves on this thread until stopped.
+    pub fn run(self) -> io::Result<Ending> {
+        self.reactor.run()
+    }
+
+    /// Serves on a new thread.
+    pub fn spawn(self) -> io::Result<Handle> {
+        let Server {
+            reactor,
+            addrs,
+            stopper,
+            stats,
+        } = self;
+        let thread = std::thread::Builder::new()
+            .name("tcpserve-reactor".into())
+            .spawn(move || reactor.run())?;
+        Ok(Handle {
+            addrs,
+            stopper,
+            stats,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn find_addr(addrs: &[(ServiceKind, SocketAddr)], service: ServiceKind) -> Option<SocketAddr> {
+    addrs.iter().find(|(s, _)| *s == service).map(|(_, a)| *a)
+}
+
+/// A server running on its own thread. Dropping it stops the server at once.
+pub struct Handle {
+    addrs: Vec<(ServiceKind, SocketAddr)>,
+    stopper: Stopper,
+    stats: Arc<SharedStats>,
+    thread: Option<JoinHandle<io::Result<Ending>>>,
+}
+
+impl Handle {
+    /// Binds and starts a server from `config` on a thread of its own.
+    pub fn start(config: &Config) -> Result<Handle, StartError> {
+        Ok(Server::bind(config)?.spawn()?)
+    }
+
+    pub fn addr(&self, service: ServiceKind) -> Option<SocketAddr> {
+        find_addr(&self.addrs, service)
+    }
+
+    /// The echo service's address; panics if the server runs none (a test's mistake).
+    pub fn echo_addr(&self) -> SocketAddr {
+        self.addr(ServiceKind::Echo).expect("no echo service")
+    }
+
+    /// The counters as last published (once per turn of the loop).
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    /// Asks for a graceful shutdown (a second call forces it).
+    pub fn stop(&self) {
+        self.stopper.stop();
+    }
+
+    /// Waits for the server to end.
+    pub fn wait(mut self) -> io::Result<Ending> {
+        let thread = self.thread.take().expect("joined once");
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the server thread panicked")))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stopper.stop();
+            self.stopper.stop();
+            let _ = thread.join();
+        }
+    }
+}

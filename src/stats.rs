@@ -1,0 +1,70 @@
+//! The server's counters: kept as plain integers by the loop that serves, published to atomics
+//! once per turn so tests and the shutdown log can read them without slowing the hot path.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections open now.
+    pub open: u64,
+    /// Connections accepted and served since start.
+    pub accepted: u64,
+    /// Served connections that have closed.
+    pub closed: u64,
+    /// Connections accepted and closed at once because `--max-conns` was reached.
+    pub refused: u64,
+    /// Bytes received from clients.
+    pub bytes_in: u64,
+    /// Bytes sent to clients.
+    pub bytes_out: u64,
+    /// Bytes held in server memory now, waiting for a client to read them.
+    pub buffered: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} open, {} accepted, {} closed, {} refused over the cap, {} bytes in, {} bytes out, {} bytes buffered",
+            self.open, self.accepted, self.closed, self.refused, self.bytes_in, self.bytes_out, self.buffered
+        )
+    }
+}
+
+/// The published copy, readable from any thread.
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    closed: AtomicU64,
+    refused: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    buffered: AtomicU64,
+}
+
+impl SharedStats {
+    pub fn publish(&self, s: &Stats) {
+        self.open.store(s.open, Relaxed);
+        self.accepted.store(s.accepted, Relaxed);
+        self.closed.store(s.closed, Relaxed);
+        self.refused.store(s.refused, Relaxed);
+        self.bytes_in.store(s.bytes_in, Relaxed);
+        self.bytes_out.store(s.bytes_out, Relaxed);
+        self.buffered.store(s.buffered, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            open: self.open.load(Relaxed),
+            accepted: self.accepted.load(Relaxed),
+            closed: self.closed.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            buffered: self.buffered.load(Relaxed),
+        }
+    }
+}

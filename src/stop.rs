@@ -1,0 +1,96 @@
+//! How a server is told to stop: a nonblocking socket pair (the self-pipe trick).
+//!
+//! Each stop request is one byte written to the pipe, by a signal handler (SIGINT, SIGTERM) or
+//! by a [`Stopper`] held in code. The serving loop polls the read end and counts: the first
+//! request starts a graceful shutdown, the second ends the server at once. Writing one byte
+//! with `write(2)` is async-signal-safe, which is why a pipe and not anything smarter. A Unix
+//! socket pair rather than `pipe(2)`, because `mio` can poll it with only its `net` feature.
+
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+/// The write end: cheap to clone, usable from any thread.
+#[derive(Clone, Debug)]
+pub struct Stopper(Arc<UnixStream>);
+
+/// The read end, owned by the serving loop, which registers it with its poll.
+#[derive(Debug)]
+pub struct StopSignal(pub mio::net::UnixStream);
+
+pub fn channel() -> io::Result<(Stopper, StopSignal)> {
+    let (write, read) = UnixStream::pair()?;
+    write.set_nonblocking(true)?;
+    read.set_nonblocking(true)?;
+    Ok((
+        Stopper(Arc::new(write)),
+        StopSignal(mio::net::UnixStream::from_std(read)),
+    ))
+}
+
+impl Stopper {
+    /// Asks for a graceful shutdown; a second call ends the server at once.
+    pub fn stop(&self) {
+        poke(self.0.as_raw_fd());
+    }
+}
+
+fn poke(fd: RawFd) {
+    let byte = 1u8;
+    // A full pipe already holds more requests than the loop needs; nothing to do on error.
+    // SAFETY: writes one byte from a live local to a descriptor we own.
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+impl StopSignal {
+    /// Takes every request written since the last call and returns how many there were.
+    pub fn take(&mut self) -> usize {
+        let mut buf = [0u8; 64];
+        let mut count = 0;
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => return count,
+                Ok(n) => count += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return count, // WouldBlock: all taken
+            }
+        }
+    }
+}
+
+/// Where the signal handler writes; -1 until [`forward_signals`] is called.
+static SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    // Keep errno as the interrupted code left it.
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let saved = unsafe { *libc::__errno_location() };
+    let fd = SIGNAL_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        poke(fd);
+    }
+    unsafe { *libc::__errno_location() = saved };
+}
+
+/// Turns SIGINT and SIGTERM into stop requests on `stopper`'s pipe, for the life of the process.
+pub fn forward_signals(stopper: &Stopper) -> io::Result<()> {
+    // The descriptor must outlive every signal: keep one reference to it forever.
+    let fd = Arc::clone(&stopper.0);
+    SIGNAL_FD.store(fd.as_raw_fd(), Ordering::Relaxed);
+    std::mem::forget(fd);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; we set the handler and flags before installing.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
