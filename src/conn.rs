@@ -146,15 +146,15 @@ impl Conn {
 
 /// The socket as a service sees it during one turn: `Read + Write` with the readiness rules
 /// above, the turn's budget, and byte counts for the reactor.
-struct EdgeIo<'a> {
-    stream: &'a mut TcpStream,
+struct EdgeIo<'a, S> {
+    stream: &'a mut S,
     ready: &'a mut Ready,
     bytes_in: u64,
     bytes_out: u64,
     yielded: bool,
 }
 
-impl EdgeIo<'_> {
+impl<S> EdgeIo<'_, S> {
     /// Whether the turn may do more I/O; if not, says it yielded.
     fn within_budget(&mut self) -> bool {
         if self.bytes_in + self.bytes_out >= TURN_BUDGET {
@@ -169,7 +169,7 @@ fn would_block() -> io::Error {
     io::ErrorKind::WouldBlock.into()
 }
 
-impl Read for EdgeIo<'_> {
+impl<S: Read> Read for EdgeIo<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.ready.has(Ready::READ) || !self.within_budget() {
             return Err(would_block());
@@ -192,7 +192,7 @@ impl Read for EdgeIo<'_> {
     }
 }
 
-impl Write for EdgeIo<'_> {
+impl<S: Write> Write for EdgeIo<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if !self.ready.has(Ready::WRITE) || !self.within_budget() {
             return Err(would_block());
@@ -218,5 +218,78 @@ impl Write for EdgeIo<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::script::Script;
+
+    fn io<'a>(stream: &'a mut Script, ready: &'a mut Ready) -> EdgeIo<'a, Script> {
+        EdgeIo {
+            stream,
+            ready,
+            bytes_in: 0,
+            bytes_out: 0,
+            yielded: false,
+        }
+    }
+
+    fn kind<T>(r: io::Result<T>) -> io::ErrorKind {
+        r.err().map(|e| e.kind()).expect("an error")
+    }
+
+    #[test]
+    fn a_short_read_means_drained_and_skips_the_next_call() {
+        let mut script = Script::new(0).then_bytes(b"abc").then_bytes(b"late");
+        let mut ready = Ready(Ready::READ);
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(edge.read(&mut [0; 16]).unwrap(), 3);
+        assert_eq!(kind(edge.read(&mut [0; 16])), io::ErrorKind::WouldBlock);
+        assert_eq!(script.unread(), 1, "no read was made after the short one");
+    }
+
+    #[test]
+    fn after_a_hang_up_reads_go_on_until_end_of_stream() {
+        let mut script = Script::new(0).then_bytes(b"abc").then_eof();
+        let mut ready = Ready(Ready::READ | Ready::READ_CLOSED);
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(edge.read(&mut [0; 16]).unwrap(), 3);
+        assert_eq!(edge.read(&mut [0; 16]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_short_write_means_full_and_skips_the_next_call() {
+        let mut script = Script::new(2);
+        let mut ready = Ready(Ready::WRITE);
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(edge.write(b"abcd").unwrap(), 2);
+        script.room = 10;
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(kind(edge.write(b"cd")), io::ErrorKind::WouldBlock);
+        assert_eq!(script.written, b"ab");
+    }
+
+    #[test]
+    fn unready_directions_are_not_tried() {
+        let mut script = Script::new(10).then_bytes(b"abc");
+        let mut ready = Ready::default();
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(kind(edge.read(&mut [0; 16])), io::ErrorKind::WouldBlock);
+        assert_eq!(kind(edge.write(b"x")), io::ErrorKind::WouldBlock);
+        assert_eq!((script.unread(), script.written.len()), (1, 0));
+    }
+
+    #[test]
+    fn the_turn_budget_yields_without_forgetting_readiness() {
+        let big = vec![1u8; TURN_BUDGET as usize];
+        let mut script = Script::new(0).then_bytes(&big).then_bytes(b"more");
+        let mut ready = Ready(Ready::READ);
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(edge.read(&mut vec![0; big.len()]).unwrap(), big.len());
+        assert_eq!(kind(edge.read(&mut [0; 16])), io::ErrorKind::WouldBlock);
+        assert!(edge.yielded);
+        assert!(ready.has(Ready::READ), "still readable next turn");
     }
 }

@@ -107,3 +107,121 @@ impl Echo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::script::Script;
+    use std::io::ErrorKind;
+
+    const ROOMY: usize = 1 << 20;
+
+    fn settings(buffer: usize) -> Settings {
+        Settings { buffer }
+    }
+
+    fn drive(echo: &mut Echo, io: &mut Script, buffer: usize) -> Next {
+        echo.drive(io, &mut [0u8; 16], &settings(buffer))
+    }
+
+    // --- Fresh ---
+
+    #[test]
+    fn fresh_waits_to_read_and_is_at_rest() {
+        let (mut echo, mut io) = (Echo::new(), Script::new(ROOMY));
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert!(echo.at_rest());
+    }
+
+    #[test]
+    fn fresh_end_of_stream_is_done() {
+        let (mut echo, mut io) = (Echo::new(), Script::new(ROOMY).then_eof());
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Close(Reason::Done));
+    }
+
+    // --- Echoing ---
+
+    #[test]
+    fn bytes_come_straight_back_and_nothing_is_kept() {
+        let mut io = Script::new(ROOMY)
+            .then_bytes(b"hello")
+            .then_bytes(b" world, longer than scratch");
+        let mut echo = Echo::new();
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(io.written, b"hello world, longer than scratch");
+        assert_eq!(echo.buffered(), 0);
+        assert!(!echo.at_rest());
+    }
+
+    #[test]
+    fn a_short_write_keeps_the_rest_and_waits_to_write() {
+        let mut io = Script::new(3).then_bytes(b"abcdef");
+        let mut echo = Echo::new();
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Write);
+        assert_eq!((io.written.as_slice(), echo.buffered()), (&b"abc"[..], 3));
+        io.room = ROOMY;
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(
+            (io.written.as_slice(), echo.buffered()),
+            (&b"abcdef"[..], 0)
+        );
+    }
+
+    #[test]
+    fn a_full_buffer_stops_reading_until_it_drains() {
+        let mut io = Script::new(0).then_bytes(&[7u8; 40]);
+        let mut echo = Echo::new();
+        assert_eq!(drive(&mut echo, &mut io, 10), Next::Write);
+        assert_eq!(echo.buffered(), 10, "holds exactly the buffer");
+        assert_eq!(io.unread(), 1, "the rest stays in the socket");
+        io.room = ROOMY;
+        assert_eq!(drive(&mut echo, &mut io, 10), Next::Read);
+        assert_eq!(io.written, vec![7u8; 40]);
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        let mut io = Script::new(ROOMY)
+            .then_error(ErrorKind::Interrupted)
+            .then_bytes(b"x");
+        let mut echo = Echo::new();
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(io.written, b"x");
+    }
+
+    // --- PeerDone ---
+
+    #[test]
+    fn end_of_stream_flushes_what_is_owed_then_is_done() {
+        let mut io = Script::new(2).then_bytes(b"tail").then_eof();
+        let mut echo = Echo::new();
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Write);
+        io.room = ROOMY;
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Close(Reason::Done));
+        assert_eq!(io.written, b"tail");
+    }
+
+    // --- Errors ---
+
+    #[test]
+    fn socket_errors_end_the_connection_with_their_reason() {
+        let cases = [
+            (Some(ErrorKind::ConnectionReset), None, Reason::Reset),
+            (None, Some(ErrorKind::BrokenPipe), Reason::Reset),
+            (
+                Some(ErrorKind::PermissionDenied),
+                None,
+                Reason::Io(ErrorKind::PermissionDenied),
+            ),
+        ];
+        for (read_error, write_error, want) in cases {
+            let mut io = match read_error {
+                Some(kind) => Script::new(ROOMY).then_error(kind),
+                None => Script::new(ROOMY).then_bytes(b"x"),
+            };
+            io.write_error = write_error;
+            let mut echo = Echo::new();
+            assert_eq!(drive(&mut echo, &mut io, 64), Next::Close(want));
+        }
+    }
+}

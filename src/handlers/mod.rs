@@ -7,6 +7,8 @@
 
 pub mod echo;
 mod pending;
+#[cfg(test)]
+pub(crate) mod script;
 
 use std::fmt;
 use std::io;

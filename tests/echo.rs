@@ -1,0 +1,299 @@
+//! The echo service over real sockets, against an in-process server on a free port.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tcpserve::{Config, Ending};
+
+#[test]
+fn one_byte_comes_back() {
+    let server = start(&echo_config());
+    let mut client = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut client, b"x"), b"x");
+}
+
+#[test]
+fn the_tutorial_greeting_comes_back_unchanged() {
+    let server = start(&echo_config());
+    let mut client = connect(server.echo_addr());
+    let greeting = "你好".as_bytes();
+    assert_eq!(echo_once(&mut client, greeting), greeting);
+}
+
+#[test]
+fn eight_mib_of_random_bytes_round_trip_intact() {
+    let server = start(&echo_config());
+    let mut client = connect(server.echo_addr());
+    let data = random_bytes(8 << 20, 1);
+    let mut writer = client.try_clone().unwrap();
+    let sent = data.clone();
+    let writing = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let back = read_to_end(&mut client);
+    writing.join().unwrap();
+    assert!(
+        back == data,
+        "echo differs ({} of {} bytes back)",
+        back.len(),
+        data.len()
+    );
+    // Counters are published once per turn of the loop: wait for the turn to end.
+    wait_until("the counters to show the transfer", || {
+        let stats = server.stats();
+        stats.bytes_in == data.len() as u64 && stats.bytes_out == data.len() as u64
+    });
+}
+
+#[test]
+fn a_thousand_concurrent_connections_each_echo_64_kib() {
+    const CONNS: usize = 1000;
+    const WORKERS: usize = 8;
+    const CHUNK: usize = 4096;
+    const CHUNKS: usize = 16; // 64 KiB per connection
+    let server = start(&echo_config());
+    let clients: Vec<_> = (0..CONNS).map(|_| connect(server.echo_addr())).collect();
+    wait_until("all connections accepted", || {
+        server.stats().open == CONNS as u64
+    });
+    // Each worker keeps its share of connections mid-transfer at once: a chunk to every
+    // connection, then every echo back, sixteen times.
+    let mut shares: Vec<Vec<_>> = (0..WORKERS).map(|_| Vec::new()).collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        shares[i % WORKERS].push((i, c));
+    }
+    let workers: Vec<_> = shares
+        .into_iter()
+        .map(|mut share| {
+            thread::spawn(move || {
+                for round in 0..CHUNKS {
+                    for (i, c) in share.iter_mut() {
+                        c.write_all(&random_bytes(CHUNK, (*i * CHUNKS + round) as u64))
+                            .unwrap();
+                    }
+                    for (i, c) in share.iter_mut() {
+                        let mut back = vec![0; CHUNK];
+                        c.read_exact(&mut back).unwrap();
+                        let want = random_bytes(CHUNK, (*i * CHUNKS + round) as u64);
+                        assert!(back == want, "connection {i} chunk {round} differs");
+                    }
+                }
+                share.len()
+            })
+        })
+        .collect();
+    let done: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(done, CONNS);
+    wait_until("the counters to show every byte", || {
+        server.stats().bytes_out == (CONNS * CHUNK * CHUNKS) as u64
+    });
+}
+
+#[test]
+fn a_client_that_never_reads_is_held_to_the_buffer() {
+    const TOTAL: usize = 16 << 20;
+    let config = Config {
+        buffer: 64 * 1024,
+        ..echo_config()
+    };
+    let server = start(&config);
+    let mut client = connect(server.echo_addr());
+    let data = random_bytes(TOTAL, 7);
+    let mut writer = client.try_clone().unwrap();
+    let sent = data.clone();
+    let writing = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    // The client reads nothing: the server fills its buffer to the cap and stops there.
+    wait_until("the server's buffer to fill", || {
+        server.stats().buffered == config.buffer as u64
+    });
+    let mut most = 0;
+    for _ in 0..50 {
+        most = most.max(server.stats().buffered);
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        most, config.buffer as u64,
+        "held more than --buffer while stalled"
+    );
+    // Now read: every byte arrives, in order, and the buffer never exceeds the cap.
+    let mut back = Vec::with_capacity(TOTAL);
+    let mut chunk = vec![0; 64 * 1024];
+    loop {
+        let n = client.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        back.extend_from_slice(&chunk[..n]);
+        most = most.max(server.stats().buffered);
+    }
+    writing.join().unwrap();
+    assert!(most <= config.buffer as u64, "buffered {most} bytes");
+    assert!(
+        back == data,
+        "echo differs ({} of {TOTAL} bytes back)",
+        back.len()
+    );
+    wait_until("the buffer to empty", || server.stats().buffered == 0);
+}
+
+#[test]
+fn half_close_delivers_everything_then_closes() {
+    let server = start(&echo_config());
+    let mut client = connect(server.echo_addr());
+    // More than the buffer, sent before reading anything, so the server still owes bytes
+    // when it sees the client's FIN.
+    let data = random_bytes(1 << 20, 3);
+    let mut writer = client.try_clone().unwrap();
+    let sent = data.clone();
+    let writing = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let back = read_to_end(&mut client);
+    writing.join().unwrap();
+    assert!(back == data, "got {} of {} bytes", back.len(), data.len());
+    wait_until("the server to close its side", || {
+        server.stats().closed == 1 && server.stats().open == 0
+    });
+}
+
+#[test]
+fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(300);
+    let config = Config {
+        idle_timeout: idle,
+        ..echo_config()
+    };
+    let server = start(&config);
+    let started = Instant::now();
+    let mut silent = connect(server.echo_addr());
+    assert_eq!(
+        silent.read(&mut [0u8; 16]).unwrap(),
+        0,
+        "expected end-of-stream"
+    );
+    assert!(started.elapsed() >= idle, "closed before the idle timeout");
+    wait_until("the counters to show the close", || {
+        server.stats().open == 0
+    });
+}
+
+#[test]
+fn a_connection_making_progress_outlives_the_idle_timeout() {
+    let idle = Duration::from_millis(300);
+    let config = Config {
+        idle_timeout: idle,
+        ..echo_config()
+    };
+    let server = start(&config);
+    let mut chatty = connect(server.echo_addr());
+    let started = Instant::now();
+    // Pacing, not synchronisation: each message is answered before the next.
+    while started.elapsed() < idle * 3 {
+        assert_eq!(echo_once(&mut chatty, b"ping"), b"ping");
+        thread::sleep(idle / 4);
+    }
+    assert_eq!(server.stats().closed, 0);
+}
+
+#[test]
+fn an_abrupt_reset_does_not_disturb_another_client() {
+    let server = start(&echo_config());
+    let mut steady = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut steady, b"before"), b"before");
+    // A client that leaves the server owing it data, then resets.
+    // A client that sends without reading until the server holds output for it, then resets.
+    let mut crasher = connect(server.echo_addr());
+    crasher.set_nonblocking(true).unwrap();
+    let chunk = random_bytes(64 * 1024, 9);
+    wait_until("the server to hold output for the crasher", || {
+        match crasher.write(&chunk) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+        }
+        server.stats().buffered > 0
+    });
+    reset(crasher);
+    wait_until("the reset connection to be closed", || {
+        server.stats().open == 1
+    });
+    assert_eq!(server.stats().buffered, 0);
+    assert_eq!(echo_once(&mut steady, b"after"), b"after");
+}
+
+#[test]
+fn clients_over_max_conns_are_closed_at_once_until_a_slot_frees() {
+    let config = Config {
+        max_conns: Some(2),
+        ..echo_config()
+    };
+    let server = start(&config);
+    let mut first = connect(server.echo_addr());
+    let mut second = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut first, b"1"), b"1");
+    assert_eq!(echo_once(&mut second, b"2"), b"2");
+    let mut over = connect(server.echo_addr());
+    assert_eq!(
+        over.read(&mut [0u8; 4]).unwrap(),
+        0,
+        "over the cap: end-of-stream"
+    );
+    wait_until("the refusal to be counted", || server.stats().refused == 1);
+    drop(first);
+    wait_until("a slot to free", || server.stats().open == 1);
+    let mut third = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut third, b"3"), b"3");
+}
+
+#[test]
+fn stop_closes_resting_connections_and_lets_busy_ones_finish() {
+    let server = start(&echo_config());
+    let mut resting = connect(server.echo_addr());
+    let mut busy = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut busy, b"working"), b"working");
+    wait_until("both accepted", || server.stats().open == 2);
+    server.stop();
+    // Never sent a byte: closed at once. Mid-exchange: still served.
+    assert_eq!(resting.read(&mut [0u8; 4]).unwrap(), 0);
+    assert_eq!(echo_once(&mut busy, b"still here"), b"still here");
+    busy.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut busy), b"");
+    assert_eq!(server.wait().unwrap(), Ending::Graceful);
+}
+
+#[test]
+fn stop_gives_up_on_busy_connections_after_the_shutdown_timeout() {
+    let config = Config {
+        shutdown_timeout: Duration::from_millis(200),
+        ..echo_config()
+    };
+    let server = start(&config);
+    let mut busy = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut busy, b"working"), b"working");
+    server.stop();
+    assert_eq!(
+        read_to_end(&mut busy),
+        b"",
+        "closed at the shutdown timeout"
+    );
+    assert_eq!(server.wait().unwrap(), Ending::Graceful);
+}
+
+#[test]
+fn a_second_stop_ends_the_server_at_once() {
+    let server = start(&echo_config());
+    let mut busy = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut busy, b"working"), b"working");
+    server.stop();
+    server.stop();
+    assert_eq!(server.wait().unwrap(), Ending::Forced);
+}
