@@ -240,6 +240,12 @@ mod tests {
         r.err().map(|e| e.kind()).expect("an error")
     }
 
+    /// README quotes this size; idle connections cost little more than this struct.
+    #[test]
+    fn a_connection_stays_small() {
+        assert!(std::mem::size_of::<Conn>() <= 112, "{}", std::mem::size_of::<Conn>());
+    }
+
     #[test]
     fn a_short_read_means_drained_and_skips_the_next_call() {
         let mut script = Script::new(0).then_bytes(b"abc").then_bytes(b"late");
