@@ -7,6 +7,7 @@
 //! read comes back short: for a stream socket that means the receive queue is drained and new
 //! data will bring a new edge (epoll(7)), which saves a system call per round trip.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::net::TcpStream;
 
-use crate::handlers::{Next, Service, ServiceKind, Settings};
+use crate::handlers::{Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
 use crate::stats::Stats;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
@@ -51,6 +52,16 @@ pub struct Conn {
     serial: u32,
     peer: SocketAddr,
     last_progress: Instant,
+    /// When this connection's live timer entry fires; entries at other times are stale.
+    armed_at: Instant,
+}
+
+/// Why a connection gets a turn.
+enum Why {
+    /// The socket reported readiness (or the last turn used up its budget).
+    Ready,
+    /// The service's deadline came.
+    Deadline,
 }
 
 /// What one turn of a connection came to.
@@ -66,15 +77,17 @@ impl Conn {
         peer: SocketAddr,
         kind: ServiceKind,
         serial: u32,
+        settings: &Settings,
         now: Instant,
     ) -> Conn {
         Conn {
             stream,
-            service: Service::new(kind),
+            service: Service::new(kind, settings, now),
             ready: Ready::default(),
             serial,
             peer,
             last_progress: now,
+            armed_at: now,
         }
     }
 
@@ -102,6 +115,32 @@ impl Conn {
         self.last_progress + idle_timeout
     }
 
+    /// When the service wants to be called back, if it does.
+    pub fn service_deadline(&self, settings: &Settings) -> Option<Instant> {
+        self.service.deadline(settings)
+    }
+
+    /// The nearest of the two deadlines.
+    pub fn deadline(&self, idle_timeout: Duration, settings: &Settings) -> Instant {
+        let idle = self.idle_deadline(idle_timeout);
+        self.service_deadline(settings)
+            .map_or(idle, |d| d.min(idle))
+    }
+
+    pub fn armed_at(&self) -> Instant {
+        self.armed_at
+    }
+
+    /// Records the time of the connection's one live timer entry.
+    pub fn arm(&mut self, at: Instant) {
+        self.armed_at = at;
+    }
+
+    /// The driver closes the connection for its own reason; the service may log what it loses.
+    pub fn abandon(&mut self, reason: Reason, now: Instant) {
+        self.service.abandon(reason, self.peer, now);
+    }
+
     /// Records what a poll event says of the socket.
     pub fn on_event(&mut self, event: &Event) {
         // Errors and hang-ups are only hints: let the next read or write report them.
@@ -124,6 +163,28 @@ impl Conn {
         stats: &mut Stats,
         now: Instant,
     ) -> Turn {
+        self.turn(scratch, settings, stats, now, Why::Ready)
+    }
+
+    /// Calls the service back at its deadline.
+    pub fn on_deadline(
+        &mut self,
+        scratch: &mut [u8],
+        settings: &Settings,
+        stats: &mut Stats,
+        now: Instant,
+    ) -> Turn {
+        self.turn(scratch, settings, stats, now, Why::Deadline)
+    }
+
+    fn turn(
+        &mut self,
+        scratch: &mut [u8],
+        settings: &Settings,
+        stats: &mut Stats,
+        now: Instant,
+        why: Why,
+    ) -> Turn {
         let before = self.service.buffered() as u64;
         let mut io = EdgeIo {
             stream: &mut self.stream,
@@ -132,7 +193,16 @@ impl Conn {
             bytes_out: 0,
             yielded: false,
         };
-        let next = self.service.drive(&mut io, scratch, settings);
+        let mut ctx = Ctx {
+            scratch,
+            settings,
+            now,
+            peer: self.peer,
+        };
+        let next = match why {
+            Why::Ready => self.service.drive(&mut io, &mut ctx),
+            Why::Deadline => self.service.on_deadline(&mut io, &mut ctx),
+        };
         let (bytes_in, bytes_out, yielded) = (io.bytes_in, io.bytes_out, io.yielded);
         if bytes_in + bytes_out > 0 {
             self.last_progress = now;
@@ -155,13 +225,39 @@ struct EdgeIo<'a, S> {
 }
 
 impl<S> EdgeIo<'_, S> {
-    /// Whether the turn may do more I/O; if not, says it yielded.
-    fn within_budget(&mut self) -> bool {
-        if self.bytes_in + self.bytes_out >= TURN_BUDGET {
+    /// What the turn may still move; at 0, says it yielded.
+    fn budget_left(&mut self) -> usize {
+        let left = TURN_BUDGET.saturating_sub(self.bytes_in + self.bytes_out);
+        if left == 0 {
             self.yielded = true;
-            return false;
         }
-        true
+        left as usize
+    }
+
+    fn within_budget(&mut self) -> bool {
+        self.budget_left() > 0
+    }
+
+    /// Accounts for an attempt to send `asked` bytes that sent `result`; a result short of
+    /// `asked` means the send buffer is full.
+    fn wrote(&mut self, asked: usize, result: io::Result<usize>) -> io::Result<usize> {
+        match result {
+            Ok(n) => {
+                // A short write means the send buffer filled; the kernel signals when it has
+                // room again, so the next write need not be tried now.
+                if n < asked {
+                    self.ready.clear(Ready::WRITE);
+                }
+                self.bytes_out += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.ready.clear(Ready::WRITE);
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -197,27 +293,25 @@ impl<S: Write> Write for EdgeIo<'_, S> {
         if !self.ready.has(Ready::WRITE) || !self.within_budget() {
             return Err(would_block());
         }
-        match self.stream.write(buf) {
-            Ok(n) => {
-                // A short write means the send buffer filled; the kernel signals when it has
-                // room again, so the next write need not be tried now.
-                if n < buf.len() {
-                    self.ready.clear(Ready::WRITE);
-                }
-                self.bytes_out += n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    self.ready.clear(Ready::WRITE);
-                }
-                Err(e)
-            }
-        }
+        let result = self.stream.write(buf);
+        self.wrote(buf.len(), result)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl<S: Transport> Transport for EdgeIo<'_, S> {
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let len = len.min(self.budget_left());
+        if !self.ready.has(Ready::WRITE) || len == 0 {
+            return Err(would_block());
+        }
+        // Unlike a write, a short sendfile may mean the file ended early (it shrank), not that
+        // the socket is full: only EAGAIN says the latter, so readiness is kept until then.
+        let result = self.stream.send_file(file, offset, len);
+        self.wrote(0, result)
     }
 }
 
@@ -243,7 +337,11 @@ mod tests {
     /// README quotes this size; idle connections cost little more than this struct.
     #[test]
     fn a_connection_stays_small() {
-        assert!(std::mem::size_of::<Conn>() <= 112, "{}", std::mem::size_of::<Conn>());
+        assert!(
+            std::mem::size_of::<Conn>() <= 144,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
     }
 
     #[test]

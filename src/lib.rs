@@ -1,14 +1,16 @@
 //! `tcpserve`: a small TCP server on one hand-rolled `mio` event loop.
 //!
 //! The [`reactor`] polls listeners and a slab of [`conn`]ections; each connection runs a
-//! service from [`handlers`] (a state machine that never names `mio`). [`server`] binds a
-//! [`Config`] and runs the reactor; [`clients`] are the matching command-line clients.
+//! service from [`handlers`] (a state machine that never names `mio`): echo, or file downloads
+//! confined by [`root`]. [`server`] binds a [`Config`] and runs the reactor; [`clients`] are the
+//! matching command-line clients.
 
 pub mod clients;
 pub mod config;
 pub mod conn;
 pub mod handlers;
 pub mod reactor;
+pub mod root;
 pub mod server;
 pub mod stats;
 pub mod stop;

@@ -23,7 +23,7 @@ commands:
 
 'tcpserve <command> --help' shows a command's options; 'tcpserve --version' the version.";
 
-const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [options]";
+const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] [options]";
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
 
 const EXIT_FAILED: u8 = 1;
@@ -79,6 +79,40 @@ fn serve_options() -> Options {
             config::DEFAULT_ECHO_ADDR
         ),
         "ADDR",
+    );
+    opts.optopt(
+        "",
+        "files",
+        &format!(
+            "run the file-download service on ADDR (default {})",
+            config::DEFAULT_FILES_ADDR
+        ),
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "root",
+        "the directory the files service serves (default: the current directory)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "name-wait",
+        &format!(
+            "files: a name sent with no newline is whole after MS quiet; 0 takes the first \
+             read as the name (default {})",
+            config::DEFAULT_NAME_WAIT.as_millis()
+        ),
+        "MS",
+    );
+    opts.optopt(
+        "",
+        "request-timeout",
+        &format!(
+            "files: close a client whose request is not whole after SECS (default {})",
+            config::DEFAULT_REQUEST_TIMEOUT.as_secs()
+        ),
+        "SECS",
     );
     opts.optopt(
         "",
@@ -160,8 +194,25 @@ fn serve(args: &[OsString]) -> ExitCode {
 
 fn serve_config(m: &Matches) -> Result<Config, String> {
     let mut config = Config::default();
+    // No service named: every service on its default address. Some named: only those.
+    if m.opt_present("echo") || m.opt_present("files") {
+        config.echo = None;
+        config.files = None;
+    }
     if let Some(addr) = m.opt_str("echo") {
         config.echo = Some(parse_addr("--echo", &addr)?);
+    }
+    if let Some(addr) = m.opt_str("files") {
+        config.files = Some(parse_addr("--files", &addr)?);
+    }
+    if let Some(dir) = m.opt_str("root") {
+        config.root = dir.into();
+    }
+    if let Some(v) = m.opt_str("name-wait") {
+        config.name_wait = parse_millis("--name-wait", &v)?;
+    }
+    if let Some(v) = m.opt_str("request-timeout") {
+        config.request_timeout = parse_secs("--request-timeout", &v, false)?;
     }
     if let Some(v) = m.opt_str("idle-timeout") {
         config.idle_timeout = parse_secs("--idle-timeout", &v, false)?;
@@ -261,7 +312,22 @@ fn parse_secs(flag: &str, value: &str, zero_ok: bool) -> Result<Duration, String
             "{flag}: '{value}' is out of range ({least} to 1e9 seconds)"
         ));
     }
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        // A value so small it rounds to nothing is zero too.
+        Ok(d) if d.is_zero() && !zero_ok => Err(format!("{flag}: '{value}' rounds to zero")),
+        Ok(d) => Ok(d),
+        Err(_) => Err(format!("{flag}: '{value}' is out of range")),
+    }
+}
+
+/// Whole milliseconds, zero allowed.
+fn parse_millis(flag: &str, value: &str) -> Result<Duration, String> {
+    match value.parse::<u32>() {
+        Ok(ms) => Ok(Duration::from_millis(ms.into())),
+        Err(_) => Err(format!(
+            "{flag}: '{value}' is not a whole number of milliseconds"
+        )),
+    }
 }
 
 fn parse_count(flag: &str, value: &str) -> Result<usize, String> {

@@ -6,8 +6,10 @@
 //!
 //! Tokens: [`STOP`] is the stop pipe, listeners follow it, and a connection's token is its
 //! slab key plus [`FIRST_CONN`]. Timers are a min-heap of `(when, key, serial)` kept lazily: a
-//! connection has one entry, and moving its idle deadline costs nothing until the entry comes
-//! due, when it is either acted on or pushed back to the real deadline.
+//! connection has one live entry (at its `armed_at`), and moving its idle deadline costs nothing
+//! until the entry comes due, when it is acted on or pushed back to the real deadline. A service
+//! deadline sooner than the live entry (a file name's quiet period) pushes a new live entry; the
+//! old one is skipped when it comes up.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,7 +21,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Turn};
 use crate::handlers::{Next, Reason, ServiceKind, Settings};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
@@ -70,7 +72,13 @@ enum Accepting {
     Paused {
         since: Instant,
         retry_at: Instant,
-        error: io::ErrorKind,
+        error: io::Error,
+    },
+    /// Trying again during a pause: a failure returns to `Paused` silently (one log line per
+    /// episode), draining every backlog ends the episode.
+    Retrying {
+        since: Instant,
+        error: io::Error,
     },
 }
 
@@ -147,6 +155,7 @@ impl Reactor {
 
     /// Serves until stopped.
     pub fn run(mut self) -> io::Result<Ending> {
+        self.announce();
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut now = Instant::now();
         loop {
@@ -182,6 +191,22 @@ impl Reactor {
         }
     }
 
+    /// One line per listener with its real address (port 0 resolved).
+    fn announce(&self) {
+        for listener in &self.listeners {
+            let Ok(addr) = listener.socket.local_addr() else {
+                continue;
+            };
+            match (listener.kind, &self.settings.root) {
+                (ServiceKind::Files, Some(root)) => log::info!(
+                    "files listening on {addr}, serving {}",
+                    root.path().display()
+                ),
+                (kind, _) => log::info!("{} listening on {addr}", kind.name()),
+            }
+        }
+    }
+
     /// Sleep until the nearest deadline; forever when nothing is due (an idle server makes no
     /// wake-ups); not at all when connections wait to run again.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
@@ -189,8 +214,8 @@ impl Reactor {
             return Some(Duration::ZERO);
         }
         let mut next = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        if let Accepting::Paused { retry_at, .. } = self.accepting {
-            next = Some(next.map_or(retry_at, |t| t.min(retry_at)));
+        if let Accepting::Paused { retry_at, .. } = &self.accepting {
+            next = Some(next.map_or(*retry_at, |t| t.min(*retry_at)));
         }
         if let Phase::Draining { until } = self.phase {
             next = Some(next.map_or(until, |t| t.min(until)));
@@ -201,13 +226,30 @@ impl Reactor {
     fn drive(&mut self, key: usize, now: Instant) {
         let conn = &mut self.conns[key];
         let turn = conn.drive(&mut self.scratch, &self.settings, &mut self.stats, now);
+        self.after_turn(key, turn, now);
+    }
+
+    /// Acts on what a connection's turn came to.
+    fn after_turn(&mut self, key: usize, turn: Turn, now: Instant) {
+        let conn = &mut self.conns[key];
         match turn.next {
             Next::Close(reason) => self.close(key, reason, now),
             _ if matches!(self.phase, Phase::Draining { .. }) && conn.at_rest() => {
                 self.close(key, Reason::Shutdown, now)
             }
-            _ if turn.yielded => self.again.push((key, conn.serial())),
-            _ => {}
+            _ => {
+                if turn.yielded {
+                    self.again.push((key, conn.serial()));
+                }
+                // A service deadline sooner than the armed timer gets an entry of its own; the
+                // later one goes stale.
+                if let Some(due) = conn.service_deadline(&self.settings) {
+                    if due < conn.armed_at() {
+                        conn.arm(due);
+                        self.timers.push(Reverse((due, key, conn.serial())));
+                    }
+                }
+            }
         }
     }
 
@@ -276,7 +318,9 @@ impl Reactor {
         self.next_serial = self.next_serial.wrapping_add(1);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        let mut conn = Conn::new(stream, peer, kind, serial, now);
+        let mut conn = Conn::new(stream, peer, kind, serial, &self.settings, now);
+        let due = conn.deadline(self.limits.idle_timeout, &self.settings);
+        conn.arm(due);
         if let Err(e) = self.poll.registry().register(
             conn.stream_mut(),
             Token(FIRST_CONN + key),
@@ -291,52 +335,60 @@ impl Reactor {
         entry.insert(conn);
         self.stats.accepted += 1;
         self.stats.open += 1;
-        self.timers
-            .push(Reverse((now + self.limits.idle_timeout, key, serial)));
+        self.timers.push(Reverse((due, key, serial)));
         log::debug!("{} {peer}: accepted", kind.name());
     }
 
     fn pause_accepting(&mut self, kind: ServiceKind, error: io::Error, now: Instant) {
-        log::warn!(
-            "{}: cannot accept ({error}); {} connections open; pausing until one closes",
-            kind.name(),
-            self.conns.len()
-        );
-        self.accepting = Accepting::Paused {
-            since: now,
-            retry_at: now + ACCEPT_BACKOFF,
-            error: error.kind(),
+        let retry_at = now + ACCEPT_BACKOFF;
+        self.accepting = match std::mem::replace(&mut self.accepting, Accepting::Open) {
+            // The same episode goes on: its start and its first error stand, and no new line.
+            Accepting::Retrying { since, error } => Accepting::Paused {
+                since,
+                retry_at,
+                error,
+            },
+            _ => {
+                log::warn!(
+                    "{}: cannot accept ({error}); {} connections open; pausing until one closes",
+                    kind.name(),
+                    self.conns.len()
+                );
+                Accepting::Paused {
+                    since: now,
+                    retry_at,
+                    error,
+                }
+            }
         };
     }
 
-    /// Leaves a pause and takes whatever waited in every backlog meanwhile. If the cause
-    /// persists the pause starts again, silently: one log line per episode.
+    /// Tries again during a pause, taking whatever waited in every backlog meanwhile.
     fn resume_accepting(&mut self, now: Instant) {
-        let Accepting::Paused { since, error, .. } = self.accepting else {
+        let Accepting::Paused { since, error, .. } =
+            std::mem::replace(&mut self.accepting, Accepting::Open)
+        else {
             return;
         };
-        self.accepting = Accepting::Open;
+        self.accepting = Accepting::Retrying { since, error };
         for index in 0..self.listeners.len() {
             self.accept(index, now);
-            if let Accepting::Paused { retry_at, .. } = &mut self.accepting {
-                // Still failing: same episode, keep its start and stay quiet.
-                self.accepting = Accepting::Paused {
-                    since,
-                    retry_at: *retry_at,
-                    error,
-                };
-                return;
-            }
         }
-        log::info!(
-            "accepting again after {} ms ({error:?} cleared)",
-            now.duration_since(since).as_millis()
-        );
+        if let Accepting::Retrying { since, error } = &self.accepting {
+            log::info!(
+                "accepting again after {} ms ({error} cleared)",
+                now.duration_since(*since).as_millis()
+            );
+            self.accepting = Accepting::Open;
+        }
     }
 
     fn close(&mut self, key: usize, reason: Reason, now: Instant) {
         // Closing the descriptor also removes it from the poll: no deregister call needed.
-        let conn = self.conns.remove(key);
+        let mut conn = self.conns.remove(key);
+        if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
+            conn.abandon(reason, now);
+        }
         self.stats.open -= 1;
         self.stats.closed += 1;
         self.stats.buffered -= conn.buffered() as u64;
@@ -356,7 +408,7 @@ impl Reactor {
                 );
                 self.accepting = Accepting::Open;
             }
-            Accepting::Open => {}
+            Accepting::Open | Accepting::Retrying { .. } => {}
         }
     }
 
@@ -366,23 +418,34 @@ impl Reactor {
                 break;
             }
             self.timers.pop();
-            let Some(conn) = self.conns.get(key).filter(|c| c.serial() == serial) else {
-                continue; // closed since
+            let live = |c: &&mut Conn| c.serial() == serial && c.armed_at() == at;
+            let Some(conn) = self.conns.get_mut(key).filter(live) else {
+                continue; // closed since, or superseded by a sooner entry
             };
-            let due = conn.idle_deadline(self.limits.idle_timeout);
-            if due <= now {
+            if conn
+                .service_deadline(&self.settings)
+                .is_some_and(|due| due <= now)
+            {
+                let turn =
+                    conn.on_deadline(&mut self.scratch, &self.settings, &mut self.stats, now);
+                self.after_turn(key, turn, now);
+            } else if conn.idle_deadline(self.limits.idle_timeout) <= now {
                 self.close(key, Reason::IdleTimeout, now);
-            } else {
+            }
+            // Still open: its one live entry moves to its next deadline.
+            if let Some(conn) = self.conns.get_mut(key).filter(|c| c.serial() == serial) {
+                let due = conn.deadline(self.limits.idle_timeout, &self.settings);
+                conn.arm(due);
                 self.timers.push(Reverse((due, key, serial)));
             }
         }
-        if let Accepting::Paused { retry_at, .. } = self.accepting {
-            if retry_at <= now {
+        if let Accepting::Paused { retry_at, .. } = &self.accepting {
+            if *retry_at <= now {
                 self.resume_accepting(now);
             }
         }
         if let Phase::Draining { until } = self.phase {
-            if until <= now {
+            if until <= now && !self.conns.is_empty() {
                 let left = self.conns.len();
                 log::warn!("shutdown timeout: closing {left} connections still in flight");
                 self.close_all(Reason::Shutdown, now);

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -12,6 +13,7 @@ use mio::net::TcpListener;
 use crate::config::Config;
 use crate::handlers::{ServiceKind, Settings};
 use crate::reactor::{Ending, Limits, Listener, Reactor};
+use crate::root::Root;
 use crate::stats::{SharedStats, Stats};
 use crate::stop::{self, Stopper};
 use crate::sys;
@@ -25,6 +27,8 @@ pub enum StartError {
         addr: SocketAddr,
         error: io::Error,
     },
+    /// The files service's root is missing or not a directory.
+    Root { path: PathBuf, error: io::Error },
     /// The poll, the stop pipe, or another process resource could not be had.
     Setup(io::Error),
 }
@@ -46,6 +50,9 @@ impl fmt::Display for StartError {
                     _ => error.to_string(),
                 };
                 write!(f, "{}: cannot listen on {addr}: {why}", service.name())
+            }
+            StartError::Root { path, error } => {
+                write!(f, "files: cannot serve {}: {error}", path.display())
             }
             StartError::Setup(error) => write!(f, "cannot start: {error}"),
         }
@@ -69,8 +76,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every configured service and logs where each listens.
+    /// Binds every configured service. Where each listens is logged when it starts serving,
+    /// so whoever waits for that line may signal the server at once.
     pub fn bind(config: &Config) -> Result<Server, StartError> {
+        let root = match config.files {
+            Some(_) => Some(Root::new(&config.root).map_err(|error| StartError::Root {
+                path: config.root.clone(),
+                error,
+            })?),
+            None => None,
+        };
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for (service, addr) in config.services() {
@@ -80,7 +95,6 @@ impl Server {
                 error,
             })?;
             let local = socket.local_addr()?;
-            log::info!("{} listening on {local}", service.name());
             addrs.push((service, local));
             listeners.push(Listener {
                 kind: service,
@@ -91,7 +105,9 @@ impl Server {
             Some(n) => n,
             None => {
                 let fd_limit = sys::raise_fd_limit()?;
-                let n = sys::default_max_conns(fd_limit);
+                // A download holds its file open beside its socket.
+                let fds_per_conn = if root.is_some() { 2 } else { 1 };
+                let n = sys::default_max_conns(fd_limit, fds_per_conn);
                 log::debug!("open-file limit {fd_limit}: --max-conns {n}");
                 n
             }
@@ -102,6 +118,9 @@ impl Server {
             listeners,
             Settings {
                 buffer: config.buffer,
+                name_wait: config.name_wait,
+                request_timeout: config.request_timeout,
+                root,
             },
             Limits {
                 idle_timeout: config.idle_timeout,
@@ -179,6 +198,11 @@ impl Handle {
     /// The echo service's address; panics if the server runs none (a test's mistake).
     pub fn echo_addr(&self) -> SocketAddr {
         self.addr(ServiceKind::Echo).expect("no echo service")
+    }
+
+    /// The files service's address; panics if the server runs none (a test's mistake).
+    pub fn files_addr(&self) -> SocketAddr {
+        self.addr(ServiceKind::Files).expect("no files service")
     }
 
     /// The counters as last published (once per turn of the loop).

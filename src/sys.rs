@@ -1,6 +1,9 @@
-//! Process-wide limits read or set through libc.
+//! Thin wrappers over the libc calls std does not offer: the open-file limit, `sendfile(2)`,
+//! `openat(2)` and `openat2(2)`.
 
+use std::ffi::CStr;
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Raises the soft open-file limit to the hard one, as most servers do, and returns the limit
 /// now in force.
@@ -31,7 +34,58 @@ pub fn raise_fd_limit() -> io::Result<u64> {
 /// room to accept (and refuse) one more client.
 pub const FD_RESERVE: u64 = 32;
 
-/// The default connection cap for an open-file limit.
-pub fn default_max_conns(fd_limit: u64) -> usize {
-    fd_limit.saturating_sub(FD_RESERVE).max(1) as usize
+/// The default connection cap for an open-file limit, when each connection may hold
+/// `fds_per_conn` descriptors (a socket, and a file while downloading).
+pub fn default_max_conns(fd_limit: u64, fds_per_conn: u64) -> usize {
+    (fd_limit.saturating_sub(FD_RESERVE) / fds_per_conn).max(1) as usize
+}
+
+/// `sendfile(2)`: up to `len` bytes of `file` from `offset` straight to `socket`, without
+/// passing through user memory. Returns how many went; 0 means `offset` is at or past the file's
+/// end (it shrank).
+pub fn sendfile(socket: RawFd, file: RawFd, offset: u64, len: usize) -> io::Result<usize> {
+    let mut off = offset as libc::off64_t;
+    // SAFETY: plain descriptors and a live offset; the kernel validates everything else.
+    let n = unsafe { libc::sendfile64(socket, file, &mut off, len) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `openat2(2)` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: opens `path` relative to `dir`,
+/// failing with EXDEV if any step (`..`, an absolute symlink, a symlink escaping) would leave
+/// `dir`. ENOSYS on kernels before 5.6.
+pub fn openat2_beneath(dir: RawFd, path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is plain data; zeroed is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: a valid C string and a live open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    owned(fd as libc::c_int)
+}
+
+/// `openat(2)`: opens `path` relative to `dir`, following symlinks wherever they lead.
+pub fn openat(dir: RawFd, path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: a valid C string; the kernel validates the rest.
+    owned(unsafe { libc::openat(dir, path.as_ptr(), flags) })
+}
+
+fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: the kernel just handed us this descriptor; nobody else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
 }

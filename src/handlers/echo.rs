@@ -5,10 +5,10 @@
 //! service stops reading until the peer drains it (backpressure). When the peer shuts down its
 //! sending side, what is pending is flushed and the connection ends.
 
-use std::io::{self, Read, Write};
+use std::io;
 
 use super::pending::Pending;
-use super::{write_some, Next, Reason, Settings};
+use super::{write_some, Ctx, Next, Reason, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -56,12 +56,8 @@ impl Echo {
     }
 
     /// Echoes until the socket would block or the exchange is over.
-    pub fn drive<S: Read + Write>(
-        &mut self,
-        io: &mut S,
-        scratch: &mut [u8],
-        settings: &Settings,
-    ) -> Next {
+    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        let scratch = &mut *ctx.scratch;
         loop {
             if let Err(err) = self.pending.flush(io) {
                 return Next::Close(err.into());
@@ -73,7 +69,7 @@ impl Echo {
                     Next::Write
                 };
             }
-            let room = settings.buffer.saturating_sub(self.pending.len());
+            let room = ctx.settings.buffer.saturating_sub(self.pending.len());
             if room == 0 {
                 // Backpressure: read nothing more until the peer takes what it is owed.
                 return Next::Write;
@@ -112,16 +108,17 @@ impl Echo {
 mod tests {
     use super::*;
     use crate::handlers::script::Script;
+    use crate::handlers::Settings;
     use std::io::ErrorKind;
 
     const ROOMY: usize = 1 << 20;
 
-    fn settings(buffer: usize) -> Settings {
-        Settings { buffer }
-    }
-
     fn drive(echo: &mut Echo, io: &mut Script, buffer: usize) -> Next {
-        echo.drive(io, &mut [0u8; 16], &settings(buffer))
+        let settings = Settings {
+            buffer,
+            ..Settings::default()
+        };
+        echo.drive(io, &mut Script::ctx(&mut [0u8; 16], &settings))
     }
 
     // --- Fresh ---

@@ -1,30 +1,43 @@
 //! The services, as state machines that any driver can run.
 //!
-//! A service is handed its socket (anything `Read + Write`) and a scratch buffer, does as much
-//! work as the socket allows, and returns [`Next`]: what it waits for, or why it is finished.
-//! The reactor maps that to readiness and timers; a blocking driver simply calls again. Nothing
-//! here knows about `mio`: a nonblocking socket shows up only as `WouldBlock`.
+//! A service is handed its socket (a [`Transport`]: `Read + Write`, plus `sendfile`) and a
+//! [`Ctx`] (the driver's scratch buffer, settings, the time, the peer), does as much work as the
+//! socket allows, and returns [`Next`]: what it waits for, or why it is finished. It may also
+//! name a [`Service::deadline`], when the driver must call [`Service::on_deadline`]. The reactor
+//! maps all that to readiness and timers; a blocking driver simply calls again. Nothing here
+//! knows about `mio`: a nonblocking socket shows up only as `WouldBlock`.
 
 pub mod echo;
+pub mod files;
 mod pending;
 #[cfg(test)]
 pub(crate) mod script;
 
 use std::fmt;
+use std::fs::File;
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 pub use echo::Echo;
+pub use files::Files;
+
+use crate::root::Root;
+use crate::sys;
 
 /// Which service a listener offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceKind {
     Echo,
+    Files,
 }
 
 impl ServiceKind {
     pub fn name(self) -> &'static str {
         match self {
             ServiceKind::Echo => "echo",
+            ServiceKind::Files => "files",
         }
     }
 }
@@ -49,6 +62,8 @@ pub enum Reason {
     Reset,
     /// No byte moved either way for the idle timeout.
     IdleTimeout,
+    /// The request did not arrive whole within the request timeout.
+    RequestTimeout,
     /// The server is shutting down and this connection had no work in flight, or ran out of time.
     Shutdown,
     /// Any other socket error.
@@ -79,6 +94,7 @@ impl fmt::Display for Reason {
             Reason::Done => f.write_str("done"),
             Reason::Reset => f.write_str("reset by peer"),
             Reason::IdleTimeout => f.write_str("idle timeout"),
+            Reason::RequestTimeout => f.write_str("request timeout"),
             Reason::Shutdown => f.write_str("server shutting down"),
             Reason::Io(kind) => write!(f, "socket error: {kind}"),
         }
@@ -86,10 +102,59 @@ impl fmt::Display for Reason {
 }
 
 /// Settings every service may consult; owned by the driver, shared by all connections.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Settings {
-    /// Most bytes of unsent output one connection may hold before the service stops reading.
+    /// Most bytes of unsent output one connection may hold before the service stops reading;
+    /// also the largest chunk a file is copied in when `sendfile` cannot be used.
     pub buffer: usize,
+    /// Files: how long after the last byte of a name with no terminator it counts as whole;
+    /// zero takes the first read as the whole name.
+    pub name_wait: Duration,
+    /// Files: how long the whole request may take to arrive.
+    pub request_timeout: Duration,
+    /// Files: the served directory (`None` when no files service runs).
+    pub root: Option<Root>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let config = crate::config::Config::default();
+        Settings {
+            buffer: config.buffer,
+            name_wait: config.name_wait,
+            request_timeout: config.request_timeout,
+            root: None,
+        }
+    }
+}
+
+/// What a driver hands a service for one turn, besides the socket.
+pub struct Ctx<'a> {
+    /// Where reads land; owned by the driver, shared by every connection it runs.
+    pub scratch: &'a mut [u8],
+    pub settings: &'a Settings,
+    pub now: Instant,
+    /// The client, for the access log.
+    pub peer: SocketAddr,
+}
+
+/// A connection's socket as a service sees it.
+pub trait Transport: io::Read + io::Write {
+    /// Sends up to `len` bytes of `file` from `offset` without copying them through user
+    /// memory (`sendfile(2)`); 0 means `offset` is past the file's end.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize>;
+}
+
+impl Transport for std::net::TcpStream {
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
+    }
+}
+
+impl Transport for mio::net::TcpStream {
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
+    }
 }
 
 /// One connection's service, whichever it is. An enum rather than a trait object, so a
@@ -97,30 +162,54 @@ pub struct Settings {
 #[derive(Debug)]
 pub enum Service {
     Echo(Echo),
+    Files(Files),
 }
 
 impl Service {
-    pub fn new(kind: ServiceKind) -> Service {
+    pub fn new(kind: ServiceKind, settings: &Settings, now: Instant) -> Service {
         match kind {
             ServiceKind::Echo => Service::Echo(Echo::new()),
-        }
-    }
-
-    /// Runs the service until the socket would block or the service is finished.
-    pub fn drive<S: io::Read + io::Write>(
-        &mut self,
-        io: &mut S,
-        scratch: &mut [u8],
-        settings: &Settings,
-    ) -> Next {
-        match self {
-            Service::Echo(echo) => echo.drive(io, scratch, settings),
+            ServiceKind::Files => Service::Files(Files::new(settings, now)),
         }
     }
 
     pub fn kind(&self) -> ServiceKind {
         match self {
             Service::Echo(_) => ServiceKind::Echo,
+            Service::Files(_) => ServiceKind::Files,
+        }
+    }
+
+    /// Runs the service until the socket would block or the service is finished.
+    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        match self {
+            Service::Echo(echo) => echo.drive(io, ctx),
+            Service::Files(files) => files.drive(io, ctx),
+        }
+    }
+
+    /// When the service must be called back even if the socket stays silent.
+    pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
+        match self {
+            Service::Echo(_) => None,
+            Service::Files(files) => files.deadline(settings),
+        }
+    }
+
+    /// Called once `ctx.now` has reached [`Service::deadline`].
+    pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        match self {
+            Service::Echo(echo) => echo.drive(io, ctx),
+            Service::Files(files) => files.on_deadline(io, ctx),
+        }
+    }
+
+    /// The driver is closing the connection for its own `reason` (idle, shutdown): the
+    /// service logs what it had in progress.
+    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant) {
+        match self {
+            Service::Echo(_) => {}
+            Service::Files(files) => files.abandon(reason, peer, now),
         }
     }
 
@@ -128,6 +217,7 @@ impl Service {
     pub fn buffered(&self) -> usize {
         match self {
             Service::Echo(echo) => echo.buffered(),
+            Service::Files(files) => files.buffered(),
         }
     }
 
@@ -135,6 +225,7 @@ impl Service {
     pub fn at_rest(&self) -> bool {
         match self {
             Service::Echo(echo) => echo.at_rest(),
+            Service::Files(files) => files.at_rest(),
         }
     }
 }

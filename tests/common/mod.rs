@@ -12,10 +12,21 @@ use tcpserve::{Config, Handle};
 /// How long any single wait in a test may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A config for an in-process echo server on a free loopback port.
+/// A config for an in-process echo server on a free loopback port, and nothing else.
 pub fn echo_config() -> Config {
     Config {
         echo: Some("127.0.0.1:0".parse().unwrap()),
+        files: None,
+        ..Config::default()
+    }
+}
+
+/// A config for an in-process files server on a free loopback port, serving `root`.
+pub fn files_config(root: &std::path::Path) -> Config {
+    Config {
+        echo: None,
+        files: Some("127.0.0.1:0".parse().unwrap()),
+        root: root.to_path_buf(),
         ..Config::default()
     }
 }

@@ -1,0 +1,355 @@
+//! The file-download service, raw protocol: the client sends a file name, the server streams that
+//! file back and closes (the lesson's downloader, made safe and nonblocking).
+//!
+//! A name ends at `\n` (a `\r` before it is dropped), at the client's half-close, or, for a
+//! client that sends the bare name and waits, after `name_wait` with no further byte; with
+//! `name_wait` zero the first read is the whole name, as in the lesson's server. The name is
+//! confined by [`crate::root`]. The file goes out with `sendfile(2)` as fast as the socket takes
+//! it, or, where `sendfile` is not supported, in chunks of at most `buffer` bytes through the
+//! scratch buffer; either way nothing is read ahead of the socket. A refusal closes without
+//! sending a byte. Every request ends with one access-log line (target `tcpserve::access`).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::mem;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+use super::pending::Pending;
+use super::{write_some, Ctx, Next, Reason, Settings, Transport};
+use crate::root::{Escaped, Refusal, MAX_NAME};
+
+/// Most bytes asked of one `sendfile` call (the kernel's own cap, about 2 GiB).
+const MAX_SENDFILE: u64 = 0x7fff_f000;
+/// How much of a name an access-log line shows.
+const LOGGED_NAME: usize = 256;
+
+#[derive(Debug)]
+pub struct Files {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Collecting the name. `name` allocates with the first byte, so a connection that has sent
+    /// nothing holds no buffer; `quiet_until` is set once bytes without a terminator arrived.
+    Naming {
+        name: Vec<u8>,
+        since: Instant,
+        quiet_until: Option<Instant>,
+    },
+    /// Streaming the file; boxed, since only a download needs it.
+    Sending(Box<Transfer>),
+    /// The request ended and was logged.
+    Done,
+}
+
+#[derive(Debug)]
+struct Transfer {
+    name: Vec<u8>,
+    since: Instant,
+    file: File,
+    size: u64,
+    /// Bytes taken from the file so far; `pending` holds those not yet sent.
+    offset: u64,
+    pending: Pending,
+    method: Method,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Sendfile,
+    /// `pread` into the scratch buffer and `write`, where `sendfile` is not supported.
+    Copy,
+}
+
+/// How a request ended. Its `Display` is the access log's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    Refused(Refusal),
+    ClientClosed,
+    /// The file shrank while being sent; the transfer ended at its new end.
+    Truncated,
+    RequestTimeout,
+    /// The driver closed the connection (idle timeout, shutdown).
+    Abandoned(Reason),
+    Failed(io::ErrorKind),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Sent => f.write_str("ok"),
+            Outcome::Refused(refusal) => write!(f, "{refusal}"),
+            Outcome::ClientClosed => f.write_str("client closed"),
+            Outcome::Truncated => f.write_str("truncated: the file shrank"),
+            Outcome::RequestTimeout => f.write_str("request timeout"),
+            Outcome::Abandoned(reason) => write!(f, "{reason}"),
+            Outcome::Failed(kind) => write!(f, "failed: {kind}"),
+        }
+    }
+}
+
+impl Outcome {
+    fn from_io(err: io::Error) -> Outcome {
+        match Reason::from(err) {
+            Reason::Reset => Outcome::ClientClosed,
+            Reason::Io(kind) => Outcome::Failed(kind),
+            _ => Outcome::Failed(io::ErrorKind::Other),
+        }
+    }
+
+    /// What the driver is told when the request ends this way.
+    fn reason(self) -> Reason {
+        match self {
+            Outcome::ClientClosed => Reason::Reset,
+            Outcome::RequestTimeout => Reason::RequestTimeout,
+            Outcome::Abandoned(reason) => reason,
+            Outcome::Failed(kind) => Reason::Io(kind),
+            Outcome::Sent | Outcome::Refused(_) | Outcome::Truncated => Reason::Done,
+        }
+    }
+
+    /// Worth a warning: the client did not get the file it asked for, through no doing of its own.
+    fn is_warning(self) -> bool {
+        !matches!(self, Outcome::Sent | Outcome::ClientClosed)
+    }
+}
+
+/// What reading the name came to.
+enum Framing {
+    Whole(Vec<u8>),
+    Partial,
+    /// The client left without naming anything, or the socket failed.
+    Over(Next),
+}
+
+impl Files {
+    pub fn new(_settings: &Settings, now: Instant) -> Files {
+        Files {
+            state: State::Naming {
+                name: Vec::new(),
+                since: now,
+                quiet_until: None,
+            },
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        match &self.state {
+            State::Sending(tx) => tx.pending.len(),
+            _ => 0,
+        }
+    }
+
+    pub fn at_rest(&self) -> bool {
+        matches!(&self.state, State::Naming { name, .. } if name.is_empty())
+    }
+
+    pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
+        match &self.state {
+            State::Naming {
+                since, quiet_until, ..
+            } => {
+                let give_up = *since + settings.request_timeout;
+                Some(quiet_until.map_or(give_up, |q| q.min(give_up)))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        loop {
+            match &mut self.state {
+                State::Naming { .. } => match self.read_name(io, ctx) {
+                    Framing::Whole(name) => self.open(name, ctx),
+                    Framing::Partial => return Next::Read,
+                    Framing::Over(next) => return next,
+                },
+                State::Sending(tx) => match tx.pump(io, ctx) {
+                    None => return Next::Write,
+                    Some(outcome) => return self.finish(outcome, ctx.peer, ctx.now),
+                },
+                State::Done => return Next::Close(Reason::Done),
+            }
+        }
+    }
+
+    pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        if let State::Naming {
+            name,
+            since,
+            quiet_until,
+        } = &mut self.state
+        {
+            if *since + ctx.settings.request_timeout <= ctx.now {
+                return self.finish(Outcome::RequestTimeout, ctx.peer, ctx.now);
+            }
+            if quiet_until.is_some_and(|q| q <= ctx.now) {
+                // The client sent a bare name and is waiting for the file.
+                let name = mem::take(name);
+                self.open(name, ctx);
+            }
+        }
+        self.drive(io, ctx)
+    }
+
+    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant) {
+        if !self.at_rest() {
+            self.finish(Outcome::Abandoned(reason), peer, now);
+        }
+    }
+
+    fn read_name<T: Read>(&mut self, io: &mut T, ctx: &mut Ctx) -> Framing {
+        let State::Naming {
+            name, quiet_until, ..
+        } = &mut self.state
+        else {
+            return Framing::Partial;
+        };
+        loop {
+            // One byte past the limit shows the limit was crossed.
+            let want = (MAX_NAME + 1 - name.len()).min(ctx.scratch.len());
+            match io.read(&mut ctx.scratch[..want]) {
+                Ok(0) if name.is_empty() => return Framing::Over(Next::Close(Reason::Done)),
+                // The client shut down its sending side: the name is complete.
+                Ok(0) => return Framing::Whole(mem::take(name)),
+                Ok(n) => {
+                    let got = &ctx.scratch[..n];
+                    // Bytes after the terminator are ignored: the raw protocol has one request.
+                    if let Some(end) = got.iter().position(|&b| b == b'\n') {
+                        name.extend_from_slice(&got[..end]);
+                        if name.last() == Some(&b'\r') {
+                            name.pop();
+                        }
+                        return Framing::Whole(mem::take(name));
+                    }
+                    name.extend_from_slice(got);
+                    if name.len() > MAX_NAME || ctx.settings.name_wait.is_zero() {
+                        return Framing::Whole(mem::take(name));
+                    }
+                    *quiet_until = Some(ctx.now + ctx.settings.name_wait);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Framing::Partial,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Framing::Over(Next::Close(e.into())),
+            }
+        }
+    }
+
+    /// Opens the named file and starts sending it, or ends the request with the refusal.
+    fn open(&mut self, name: Vec<u8>, ctx: &mut Ctx) {
+        let since = match &self.state {
+            State::Naming { since, .. } => *since,
+            _ => ctx.now,
+        };
+        let opened = match &ctx.settings.root {
+            Some(root) => root.open(&name),
+            None => Err(Refusal::NotFound), // no files service configured: nothing to serve
+        };
+        match opened {
+            Ok(opened) => {
+                self.state = State::Sending(Box::new(Transfer {
+                    name,
+                    since,
+                    file: opened.file,
+                    size: opened.size,
+                    offset: 0,
+                    pending: Pending::default(),
+                    method: Method::Sendfile,
+                }));
+            }
+            Err(refusal) => {
+                self.state = State::Naming {
+                    name,
+                    since,
+                    quiet_until: None,
+                };
+                self.finish(Outcome::Refused(refusal), ctx.peer, ctx.now);
+            }
+        }
+    }
+
+    /// Ends the request: logs its access line, drops the file, and tells the driver why.
+    fn finish(&mut self, outcome: Outcome, peer: SocketAddr, now: Instant) -> Next {
+        let (name, sent, since) = match mem::replace(&mut self.state, State::Done) {
+            State::Naming { name, since, .. } => (name, 0, since),
+            State::Sending(tx) => (tx.name, tx.offset - tx.pending.len() as u64, tx.since),
+            State::Done => return Next::Close(outcome.reason()),
+        };
+        let level = if outcome.is_warning() {
+            log::Level::Warn
+        } else {
+            log::Level::Info
+        };
+        if log::log_enabled!(target: "tcpserve::access", level) {
+            let shown = &name[..name.len().min(LOGGED_NAME)];
+            let more = if name.len() > LOGGED_NAME { "..." } else { "" };
+            log::log!(
+                target: "tcpserve::access",
+                level,
+                "files {peer} \"{}{more}\" {sent} bytes {} ms {outcome}",
+                Escaped(shown),
+                now.saturating_duration_since(since).as_millis()
+            );
+        }
+        Next::Close(outcome.reason())
+    }
+}
+
+impl Transfer {
+    /// Sends as much as the socket takes. `None` while waiting for it to take more; the outcome
+    /// once the transfer is over.
+    fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
+        loop {
+            if let Err(e) = self.pending.flush(io) {
+                return Some(Outcome::from_io(e));
+            }
+            if !self.pending.is_empty() {
+                return None;
+            }
+            let left = self.size - self.offset;
+            if left == 0 {
+                return Some(Outcome::Sent);
+            }
+            let result = match self.method {
+                Method::Sendfile => {
+                    io.send_file(&self.file, self.offset, left.min(MAX_SENDFILE) as usize)
+                }
+                Method::Copy => self.copy(io, ctx, left),
+            };
+            match result {
+                Ok(0) => return Some(Outcome::Truncated),
+                Ok(n) => self.offset += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.method == Method::Sendfile && sendfile_unsupported(&e) => {
+                    log::debug!("sendfile not supported here ({e}): copying instead");
+                    self.method = Method::Copy;
+                }
+                Err(e) => return Some(Outcome::from_io(e)),
+            }
+        }
+    }
+
+    /// One chunk through the scratch buffer; what the socket refuses waits in `pending`.
+    fn copy<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx, left: u64) -> io::Result<usize> {
+        let want = left
+            .min(ctx.settings.buffer as u64)
+            .min(ctx.scratch.len() as u64) as usize;
+        let chunk = &mut ctx.scratch[..want];
+        let n = self.file.read_at(chunk, self.offset)?;
+        let sent = write_some(io, &chunk[..n])?;
+        self.pending.push(&chunk[sent..n]);
+        Ok(n)
+    }
+}
+
+fn sendfile_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+    )
+}
