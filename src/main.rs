@@ -10,7 +10,7 @@ use std::time::Duration;
 use getopts::{Matches, Options};
 use log::LevelFilter;
 
-use tcpserve::clients::{self, send};
+use tcpserve::clients::{self, get, send};
 use tcpserve::config::{self, Config};
 use tcpserve::{stop, Ending, Server};
 
@@ -20,11 +20,13 @@ usage: tcpserve <command> [options]
 commands:
   serve    run the server
   send     send a message to an echo server and print the reply
+  get      download a file from a files server
 
 'tcpserve <command> --help' shows a command's options; 'tcpserve --version' the version.";
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] [options]";
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
+const GET_BRIEF: &str = "usage: tcpserve get ADDR NAME [-o PATH] [--force] [--timeout SECS]";
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -34,8 +36,9 @@ fn main() -> ExitCode {
     let command = args.first().map(|a| a.to_string_lossy().into_owned());
     let rest = args.get(1..).unwrap_or_default();
     match command.as_deref() {
-        Some("serve") => serve(rest),
-        Some("send") => send(rest),
+        Some("serve") => serve_command(rest),
+        Some("send") => send_command(rest),
+        Some("get") => get_command(rest),
         Some("-h" | "--help" | "help") => {
             println!("tcpserve {}: a small TCP server\n\n{USAGE}", version());
             ExitCode::SUCCESS
@@ -154,7 +157,7 @@ fn serve_options() -> Options {
     opts
 }
 
-fn serve(args: &[OsString]) -> ExitCode {
+fn serve_command(args: &[OsString]) -> ExitCode {
     let opts = serve_options();
     let brief = SERVE_BRIEF;
     let matches = match opts.parse(args) {
@@ -243,7 +246,84 @@ fn init_logging(m: &Matches) {
         .init();
 }
 
-fn send(args: &[OsString]) -> ExitCode {
+/// `--timeout SECS` of the clients, default 10 s.
+fn client_timeout(m: &Matches) -> Result<Duration, String> {
+    match m.opt_str("timeout") {
+        Some(v) => parse_secs("--timeout", &v, false),
+        None => Ok(Duration::from_secs(10)),
+    }
+}
+
+fn get_command(args: &[OsString]) -> ExitCode {
+    let mut opts = Options::new();
+    opts.optopt(
+        "o",
+        "output",
+        "save as PATH (or inside PATH, if a directory)",
+        "PATH",
+    );
+    opts.optflag("f", "force", "overwrite an existing file");
+    opts.optopt(
+        "",
+        "timeout",
+        "give up on connecting, or on a stalled transfer, after SECS (default 10)",
+        "SECS",
+    );
+    opts.optflag("h", "help", "show this help");
+    let brief = GET_BRIEF;
+    let matches = match opts.parse(args) {
+        Ok(m) => m,
+        Err(e) => return usage_error("get", &e.to_string(), brief),
+    };
+    if matches.opt_present("help") {
+        println!(
+            "{}\n\nSends NAME, saves what comes back until the server closes. Without -o the \
+             file is saved under NAME's last component. The file appears only once the \
+             transfer ended cleanly; an existing file is kept unless --force.",
+            opts.usage(brief)
+        );
+        return ExitCode::SUCCESS;
+    }
+    let timeout = match client_timeout(&matches) {
+        Ok(t) => t,
+        Err(message) => return usage_error("get", &message, brief),
+    };
+    let [addr, name] = matches.free.as_slice() else {
+        return usage_error("get", "expected ADDR and NAME", brief);
+    };
+    let output = matches.opt_str("output").map(std::path::PathBuf::from);
+    let Some(dest) = get::destination(name, output.as_deref()) else {
+        let message = format!("cannot name a file after '{name}': give -o PATH");
+        return usage_error("get", &message, brief);
+    };
+    let mut stream = match clients::connect(addr, timeout) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    let force = matches.opt_present("force");
+    let progress = tcpserve::sys::stderr_is_terminal();
+    match get::download(&mut stream, name, &dest, force, progress) {
+        Ok(saved) if saved.bytes == 0 => {
+            eprintln!(
+                "tcpserve: saved {} with 0 bytes: the file is empty, or the server refused the \
+                 name (the raw protocol cannot tell which; the server's log says)",
+                saved.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(saved) => {
+            eprintln!(
+                "tcpserve: saved {} ({} bytes)",
+                saved.path.display(),
+                saved.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+fn send_command(args: &[OsString]) -> ExitCode {
     let mut opts = Options::new();
     opts.optopt(
         "",
@@ -266,12 +346,9 @@ fn send(args: &[OsString]) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let timeout = match matches.opt_str("timeout") {
-        Some(v) => match parse_secs("--timeout", &v, false) {
-            Ok(t) => t,
-            Err(message) => return usage_error("send", &message, brief),
-        },
-        None => Duration::from_secs(10),
+    let timeout = match client_timeout(&matches) {
+        Ok(t) => t,
+        Err(message) => return usage_error("send", &message, brief),
     };
     let Some((addr, words)) = matches.free.split_first() else {
         return usage_error("send", "missing ADDR", brief);

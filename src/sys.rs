@@ -30,6 +30,12 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// Whether stderr is a terminal (progress lines are drawn only there).
+pub fn stderr_is_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(libc::STDERR_FILENO) == 1 }
+}
+
 /// Descriptors kept back from connections: listeners, the poll, the stop pipe, logging, and
 /// room to accept (and refuse) one more client.
 pub const FD_RESERVE: u64 = 32;

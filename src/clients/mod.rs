@@ -1,10 +1,12 @@
 //! The command-line clients, blocking and simple, as in the lesson they grew from.
 
+pub mod get;
 pub mod send;
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why a client failed; printed as one line.
@@ -28,6 +30,13 @@ pub enum ClientError {
         got: usize,
         want: usize,
     },
+    /// The destination exists and `--force` was not given.
+    Exists(PathBuf),
+    /// The output file could not be created, written or put in place.
+    Output {
+        path: PathBuf,
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -39,6 +48,12 @@ impl fmt::Display for ClientError {
                 write!(f, "{what}: timed out")
             }
             ClientError::Io { what, error } => write!(f, "{what}: {error}"),
+            ClientError::Exists(path) => write!(
+                f,
+                "{} exists; not overwriting it without --force",
+                path.display()
+            ),
+            ClientError::Output { path, error } => write!(f, "{}: {error}", path.display()),
             ClientError::ShortReply { got, want } => write!(
                 f,
                 "the server closed the connection after {got} of {want} bytes"
