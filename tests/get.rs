@@ -82,7 +82,10 @@ fn an_existing_file_is_kept_unless_forced() {
     assert!(leftovers(&out).is_empty());
 }
 
-/// A server that answers every request by `misbehave`, once.
+/// What a bad server does with its one connection.
+type Misbehaviour = Box<dyn FnOnce(std::net::TcpStream) + Send>;
+
+/// A server that answers one request by `misbehave`.
 fn bad_server(misbehave: impl FnOnce(std::net::TcpStream) + Send + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -100,7 +103,7 @@ fn bad_server(misbehave: impl FnOnce(std::net::TcpStream) + Send + 'static) -> S
 fn a_broken_transfer_leaves_no_file_behind() {
     // The stalling server holds its connection until this is dropped, after the client ran.
     let (hold, held) = std::sync::mpsc::channel::<()>();
-    let cases: Vec<(&str, Box<dyn FnOnce(std::net::TcpStream) + Send>, &str)> = vec![
+    let cases: Vec<(&str, Misbehaviour, &str)> = vec![
         (
             "reset mid-stream",
             Box::new(|mut s| {
