@@ -481,6 +481,33 @@ fn address_in_use_exits_1_with_one_line() {
 }
 
 #[test]
+fn a_root_that_is_missing_or_not_a_directory_exits_1() {
+    let file = std::env::temp_dir().join(format!("tcpserve-root-file-{}", std::process::id()));
+    std::fs::write(&file, b"not a directory").unwrap();
+    let file_arg = file.to_str().unwrap().to_string();
+    let cases = [
+        ("/nonexistent/tcpserve/root", "No such file or directory"),
+        (file_arg.as_str(), "not a directory"),
+    ];
+    for (root, says) in cases {
+        let out = run(
+            &["serve", "--files", "127.0.0.1:0", "--root", root],
+            b"",
+            DEADLINE,
+        );
+        assert_eq!(out.status.code(), Some(1), "{root}: {}", out.describe());
+        let first = out.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.contains(root) && first.contains(says),
+            "{}",
+            out.describe()
+        );
+        assert!(!out.stderr.contains("panicked"));
+    }
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[test]
 fn send_to_a_closed_port_exits_1() {
     let addr = closed_port().to_string();
     let out = run(&["send", &addr, "hello", "--timeout", "2"], b"", DEADLINE);
