@@ -5,7 +5,10 @@
 //! changed", so the connection remembers readiness itself: [`EdgeIo`] skips a read or write it
 //! knows would block and forgets readiness when the kernel says so (`WouldBlock`), or when a
 //! read comes back short: for a stream socket that means the receive queue is drained and new
-//! data will bring a new edge (epoll(7)), which saves a system call per round trip.
+//! data will bring a new edge (epoll(7)), which saves a system call per round trip. Two cases
+//! break that rule, and the poll reports both: after the peer's FIN a read returns what is left
+//! and then 0; and TCP urgent data makes a read stop short at the urgent mark with more queued.
+//! Either turns the shortcut off until a read comes back `WouldBlock` or 0.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -29,8 +32,9 @@ struct Ready(u8);
 impl Ready {
     const READ: u8 = 1;
     const WRITE: u8 = 2;
-    /// The peer's FIN or an error arrived: keep reading until 0 even after a short read.
-    const READ_CLOSED: u8 = 4;
+    /// A FIN, an error or urgent data arrived: a short read does not mean drained; read on
+    /// until `WouldBlock` or end-of-stream.
+    const DRAIN: u8 = 4;
 
     fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
@@ -144,8 +148,8 @@ impl Conn {
     /// Records what a poll event says of the socket.
     pub fn on_event(&mut self, event: &Event) {
         // Errors and hang-ups are only hints: let the next read or write report them.
-        if event.is_error() || event.is_read_closed() {
-            self.ready.set(Ready::READ | Ready::READ_CLOSED);
+        if event.is_error() || event.is_read_closed() || event.is_priority() {
+            self.ready.set(Ready::READ | Ready::DRAIN);
         }
         if event.is_readable() {
             self.ready.set(Ready::READ);
@@ -272,7 +276,7 @@ impl<S: Read> Read for EdgeIo<'_, S> {
         }
         match self.stream.read(buf) {
             Ok(n) => {
-                if n > 0 && n < buf.len() && !self.ready.has(Ready::READ_CLOSED) {
+                if n > 0 && n < buf.len() && !self.ready.has(Ready::DRAIN) {
                     self.ready.clear(Ready::READ);
                 }
                 self.bytes_in += n as u64;
@@ -280,7 +284,7 @@ impl<S: Read> Read for EdgeIo<'_, S> {
             }
             Err(e) => {
                 if e.kind() == io::ErrorKind::WouldBlock {
-                    self.ready.clear(Ready::READ);
+                    self.ready.clear(Ready::READ | Ready::DRAIN);
                 }
                 Err(e)
             }
@@ -303,6 +307,11 @@ impl<S: Write> Write for EdgeIo<'_, S> {
 }
 
 impl<S: Transport> Transport for EdgeIo<'_, S> {
+    /// The reactor's sockets are nonblocking: a read never waits anyway.
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
+
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         let len = len.min(self.budget_left());
         if !self.ready.has(Ready::WRITE) || len == 0 {
@@ -357,10 +366,21 @@ mod tests {
     #[test]
     fn after_a_hang_up_reads_go_on_until_end_of_stream() {
         let mut script = Script::new(0).then_bytes(b"abc").then_eof();
-        let mut ready = Ready(Ready::READ | Ready::READ_CLOSED);
+        let mut ready = Ready(Ready::READ | Ready::DRAIN);
         let mut edge = io(&mut script, &mut ready);
         assert_eq!(edge.read(&mut [0; 16]).unwrap(), 3);
         assert_eq!(edge.read(&mut [0; 16]).unwrap(), 0);
+    }
+
+    #[test]
+    fn after_urgent_data_reads_go_on_until_they_would_block() {
+        let mut script = Script::new(0).then_bytes(b"abc").then_bytes(b"def");
+        let mut ready = Ready(Ready::READ | Ready::DRAIN);
+        let mut edge = io(&mut script, &mut ready);
+        assert_eq!(edge.read(&mut [0; 16]).unwrap(), 3, "stops at the mark");
+        assert_eq!(edge.read(&mut [0; 16]).unwrap(), 3, "the rest is read too");
+        assert_eq!(kind(edge.read(&mut [0; 16])), io::ErrorKind::WouldBlock);
+        assert_eq!(ready, Ready::default(), "and the shortcut is back on");
     }
 
     #[test]

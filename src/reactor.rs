@@ -209,9 +209,16 @@ impl Reactor {
 
     /// Sleep until the nearest deadline; forever when nothing is due (an idle server makes no
     /// wake-ups); not at all when connections wait to run again.
-    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+    fn poll_timeout(&mut self, now: Instant) -> Option<Duration> {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
+        }
+        // A closed connection's entry must not wake the loop.
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if self.is_live(entry) {
+                break;
+            }
+            self.timers.pop();
         }
         let mut next = self.timers.peek().map(|Reverse((at, _, _))| *at);
         if let Accepting::Paused { retry_at, .. } = &self.accepting {
@@ -300,6 +307,12 @@ impl Reactor {
             match &mut self.accepting {
                 Accepting::Full { refused, .. } => *refused += 1,
                 _ => {
+                    if let Accepting::Retrying { since, error } = &self.accepting {
+                        log::info!(
+                            "accepting again after {} ms ({error} cleared)",
+                            now.duration_since(*since).as_millis()
+                        );
+                    }
                     log::warn!(
                         "{} connections open (--max-conns): closing new clients at once until one ends",
                         self.conns.len()
@@ -324,7 +337,9 @@ impl Reactor {
         if let Err(e) = self.poll.registry().register(
             conn.stream_mut(),
             Token(FIRST_CONN + key),
-            Interest::READABLE | Interest::WRITABLE,
+            // PRIORITY: urgent data must be seen, or a read cut short at its mark would look
+            // like a drained socket (see conn.rs).
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         ) {
             log::warn!(
                 "{} {peer}: cannot watch the new connection: {e}",
@@ -386,12 +401,13 @@ impl Reactor {
     fn close(&mut self, key: usize, reason: Reason, now: Instant) {
         // Closing the descriptor also removes it from the poll: no deregister call needed.
         let mut conn = self.conns.remove(key);
+        self.stats.open -= 1;
+        self.stats.closed += 1;
+        // Before abandon: a service that ends its request forgets what it held.
+        self.stats.buffered -= conn.buffered() as u64;
         if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
             conn.abandon(reason, now);
         }
-        self.stats.open -= 1;
-        self.stats.closed += 1;
-        self.stats.buffered -= conn.buffered() as u64;
         let (kind, peer) = (conn.kind().name(), conn.peer());
         if reason.is_fault() {
             log::warn!("{kind} {peer}: closed: {reason}");
@@ -399,6 +415,7 @@ impl Reactor {
             log::debug!("{kind} {peer}: closed: {reason}");
         }
         drop(conn);
+        self.forget_stale_timers();
         match self.accepting {
             Accepting::Paused { .. } => self.resume_accepting(now),
             Accepting::Full { since, refused } => {
@@ -412,16 +429,36 @@ impl Reactor {
         }
     }
 
+    /// Whether a timer entry is its connection's live one (not closed since, not superseded).
+    fn is_live(&self, (at, key, serial): (Instant, usize, u32)) -> bool {
+        self.conns
+            .get(key)
+            .is_some_and(|c| c.serial() == serial && c.armed_at() == at)
+    }
+
+    /// Entries of closed connections wait in the heap until they come up; when they outnumber
+    /// the live ones, sweep them out so the heap stays proportional to the open connections.
+    fn forget_stale_timers(&mut self) {
+        if self.timers.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.timers.retain(|&Reverse((at, key, serial))| {
+                conns
+                    .get(key)
+                    .is_some_and(|c| c.serial() == serial && c.armed_at() == at)
+            });
+        }
+    }
+
     fn expire(&mut self, now: Instant) {
         while let Some(&Reverse((at, key, serial))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            let live = |c: &&mut Conn| c.serial() == serial && c.armed_at() == at;
-            let Some(conn) = self.conns.get_mut(key).filter(live) else {
+            if !self.is_live((at, key, serial)) {
                 continue; // closed since, or superseded by a sooner entry
-            };
+            }
+            let conn = &mut self.conns[key];
             if conn
                 .service_deadline(&self.settings)
                 .is_some_and(|due| due <= now)
@@ -465,6 +502,7 @@ impl Reactor {
                     "second stop request: closing {} connections now",
                     self.conns.len()
                 );
+                self.stop_listening();
                 self.close_all(Reason::Shutdown, now);
                 self.phase = Phase::Ended(Ending::Forced);
             }
@@ -474,11 +512,7 @@ impl Reactor {
     /// Stops accepting, closes connections with nothing in flight, and gives the rest until the
     /// shutdown timeout.
     fn begin_drain(&mut self, now: Instant) {
-        // Dropping a listener closes it: new clients are refused by the kernel from now on.
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener.socket);
-        }
-        self.accepting = Accepting::Open;
+        self.stop_listening();
         let resting: Vec<usize> = self
             .conns
             .iter()
@@ -496,6 +530,15 @@ impl Reactor {
         self.phase = Phase::Draining {
             until: now + self.limits.shutdown_timeout,
         };
+    }
+
+    /// Closes the listeners: new clients are refused by the kernel from now on, and closing a
+    /// connection no longer resumes a paused accept.
+    fn stop_listening(&mut self) {
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+        self.accepting = Accepting::Open;
     }
 
     fn close_all(&mut self, reason: Reason, now: Instant) {

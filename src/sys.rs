@@ -60,6 +60,24 @@ pub fn sendfile(socket: RawFd, file: RawFd, offset: u64, len: usize) -> io::Resu
     }
 }
 
+/// `recv(2)` with `MSG_DONTWAIT`: what has arrived, without waiting even on a blocking socket.
+pub fn recv_now(socket: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: writes at most buf.len() bytes into a live buffer.
+    let n = unsafe {
+        libc::recv(
+            socket,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `openat2(2)` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`: opens `path` relative to `dir`,
 /// failing with EXDEV if any step (`..`, an absolute symlink, a symlink escaping) would leave
 /// `dir`. ENOSYS on kernels before 5.6.

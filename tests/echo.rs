@@ -297,3 +297,24 @@ fn a_second_stop_ends_the_server_at_once() {
     server.stop();
     assert_eq!(server.wait().unwrap(), Ending::Forced);
 }
+
+#[test]
+fn urgent_data_does_not_stall_the_stream() {
+    use std::os::fd::AsRawFd;
+    let server = start(&echo_config());
+    // Urgent data makes the kernel end a read at its mark with more bytes queued: a server
+    // that took that short read for a drained socket would never read the rest.
+    for round in 0..20 {
+        let mut client = connect(server.echo_addr());
+        client.write_all(b"abc").unwrap();
+        // SAFETY: sends one byte from a live buffer on a socket we own.
+        let sent =
+            unsafe { libc::send(client.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(sent, 1);
+        client.write_all(b"def").unwrap();
+        // Not inline: the urgent byte is not part of the stream, so the echo is the rest.
+        let mut back = [0u8; 6];
+        client.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"abcdef", "round {round}");
+    }
+}

@@ -49,12 +49,22 @@ enum State {
 struct Transfer {
     name: Vec<u8>,
     since: Instant,
+    /// Whether the client may still send: what it sends during the transfer is read and
+    /// dropped, since closing a socket with unread input resets it and loses the file's tail.
+    input: Input,
     file: File,
     size: u64,
     /// Bytes taken from the file so far; `pending` holds those not yet sent.
     offset: u64,
     pending: Pending,
     method: Method,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Open,
+    /// The client shut down its sending side.
+    Ended,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +130,7 @@ impl Outcome {
 
 /// What reading the name came to.
 enum Framing {
-    Whole(Vec<u8>),
+    Whole(Vec<u8>, Input),
     Partial,
     /// The client left without naming anything, or the socket failed.
     Over(Next),
@@ -164,7 +174,7 @@ impl Files {
         loop {
             match &mut self.state {
                 State::Naming { .. } => match self.read_name(io, ctx) {
-                    Framing::Whole(name) => self.open(name, ctx),
+                    Framing::Whole(name, input) => self.open(name, input, ctx),
                     Framing::Partial => return Next::Read,
                     Framing::Over(next) => return next,
                 },
@@ -190,7 +200,7 @@ impl Files {
             if quiet_until.is_some_and(|q| q <= ctx.now) {
                 // The client sent a bare name and is waiting for the file.
                 let name = mem::take(name);
-                self.open(name, ctx);
+                self.open(name, Input::Open, ctx);
             }
         }
         self.drive(io, ctx)
@@ -215,7 +225,7 @@ impl Files {
             match io.read(&mut ctx.scratch[..want]) {
                 Ok(0) if name.is_empty() => return Framing::Over(Next::Close(Reason::Done)),
                 // The client shut down its sending side: the name is complete.
-                Ok(0) => return Framing::Whole(mem::take(name)),
+                Ok(0) => return Framing::Whole(mem::take(name), Input::Ended),
                 Ok(n) => {
                     let got = &ctx.scratch[..n];
                     // Bytes after the terminator are ignored: the raw protocol has one request.
@@ -224,11 +234,11 @@ impl Files {
                         if name.last() == Some(&b'\r') {
                             name.pop();
                         }
-                        return Framing::Whole(mem::take(name));
+                        return Framing::Whole(mem::take(name), Input::Open);
                     }
                     name.extend_from_slice(got);
                     if name.len() > MAX_NAME || ctx.settings.name_wait.is_zero() {
-                        return Framing::Whole(mem::take(name));
+                        return Framing::Whole(mem::take(name), Input::Open);
                     }
                     *quiet_until = Some(ctx.now + ctx.settings.name_wait);
                 }
@@ -240,7 +250,7 @@ impl Files {
     }
 
     /// Opens the named file and starts sending it, or ends the request with the refusal.
-    fn open(&mut self, name: Vec<u8>, ctx: &mut Ctx) {
+    fn open(&mut self, name: Vec<u8>, input: Input, ctx: &mut Ctx) {
         let since = match &self.state {
             State::Naming { since, .. } => *since,
             _ => ctx.now,
@@ -254,6 +264,7 @@ impl Files {
                 self.state = State::Sending(Box::new(Transfer {
                     name,
                     since,
+                    input,
                     file: opened.file,
                     size: opened.size,
                     offset: 0,
@@ -304,6 +315,9 @@ impl Transfer {
     /// once the transfer is over.
     fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
         loop {
+            if let Err(e) = self.discard_input(io, ctx.scratch) {
+                return Some(Outcome::from_io(e));
+            }
             if let Err(e) = self.pending.flush(io) {
                 return Some(Outcome::from_io(e));
             }
@@ -332,6 +346,21 @@ impl Transfer {
                 Err(e) => return Some(Outcome::from_io(e)),
             }
         }
+    }
+
+    /// Reads and drops what the client sent after its name (nothing, usually: then no call is
+    /// made, the socket being known drained).
+    fn discard_input<T: Transport>(&mut self, io: &mut T, scratch: &mut [u8]) -> io::Result<()> {
+        while self.input == Input::Open {
+            match io.read_now(scratch) {
+                Ok(0) => self.input = Input::Ended,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// One chunk through the scratch buffer; what the socket refuses waits in `pending`.

@@ -143,17 +143,31 @@ pub trait Transport: io::Read + io::Write {
     /// Sends up to `len` bytes of `file` from `offset` without copying them through user
     /// memory (`sendfile(2)`); 0 means `offset` is past the file's end.
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize>;
+
+    /// Reads what has already arrived, never waiting, even on a blocking socket: `WouldBlock`
+    /// if nothing has.
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
+/// A blocking socket, as the threaded and iterative drivers use.
 impl Transport for std::net::TcpStream {
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
     }
+
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::recv_now(self.as_raw_fd(), buf)
+    }
 }
 
+/// A nonblocking socket, as the reactor uses.
 impl Transport for mio::net::TcpStream {
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
+    }
+
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(self, buf)
     }
 }
 

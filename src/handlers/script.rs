@@ -106,4 +106,8 @@ impl Transport for Script {
         }
         self.write(&buf[..n])
     }
+
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
 }
