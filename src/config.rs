@@ -15,6 +15,35 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
+pub const DEFAULT_THREAD_STACK: usize = 64 * 1024;
+
+/// How connections are served. All three run the same services (src/handlers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// One thread, one `mio` poll, every connection (src/reactor.rs).
+    Reactor,
+    /// One blocking OS thread per connection (src/models/threads.rs).
+    Threads,
+    /// One client at a time, served to the end before the next is accepted, as in the lesson
+    /// (src/models/iterative.rs).
+    Iterative,
+}
+
+impl Model {
+    pub const ALL: [Model; 3] = [Model::Reactor, Model::Threads, Model::Iterative];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Reactor => "reactor",
+            Model::Threads => "threads",
+            Model::Iterative => "iterative",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -37,6 +66,10 @@ pub struct Config {
     pub buffer: usize,
     /// How long a graceful shutdown waits for connections with work in flight.
     pub shutdown_timeout: Duration,
+    /// How connections are served.
+    pub model: Model,
+    /// Threads model: each connection thread's stack size.
+    pub thread_stack: usize,
 }
 
 impl Default for Config {
@@ -51,6 +84,8 @@ impl Default for Config {
             max_conns: None,
             buffer: DEFAULT_BUFFER,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            model: Model::Reactor,
+            thread_stack: DEFAULT_THREAD_STACK,
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod clients;
 pub mod config;
 pub mod conn;
 pub mod handlers;
+pub mod listen;
+pub mod models;
 pub mod reactor;
 pub mod root;
 pub mod server;
@@ -16,7 +18,7 @@ pub mod stats;
 pub mod stop;
 pub mod sys;
 
-pub use config::Config;
+pub use config::{Config, Model};
 pub use handlers::ServiceKind;
 pub use reactor::Ending;
 pub use server::{Handle, Server, StartError};

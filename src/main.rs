@@ -11,7 +11,7 @@ use getopts::{Matches, Options};
 use log::LevelFilter;
 
 use tcpserve::clients::{self, get, send};
-use tcpserve::config::{self, Config};
+use tcpserve::config::{self, Config, Model};
 use tcpserve::{stop, Ending, Server};
 
 const USAGE: &str = "\
@@ -27,6 +27,9 @@ commands:
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] [options]";
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
 const GET_BRIEF: &str = "usage: tcpserve get ADDR NAME [-o PATH] [--force] [--timeout SECS]";
+
+/// Below this a connection thread cannot run its service; smaller requests are raised to it.
+const MIN_THREAD_STACK: usize = 16 * 1024;
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -151,6 +154,22 @@ fn serve_options() -> Options {
         ),
         "SECS",
     );
+    opts.optopt(
+        "",
+        "model",
+        "how connections are served: reactor (one event loop), threads (a thread per \
+         connection) or iterative (one client at a time) (default reactor)",
+        "MODEL",
+    );
+    opts.optopt(
+        "",
+        "thread-stack",
+        &format!(
+            "threads model: each connection thread's stack, e.g. 64K (default {}K)",
+            config::DEFAULT_THREAD_STACK / 1024
+        ),
+        "BYTES",
+    );
     opts.optflagmulti("v", "verbose", "log more: -v debug, -vv trace");
     opts.optflag("q", "quiet", "log only warnings and errors");
     opts.optflag("h", "help", "show this help");
@@ -225,6 +244,13 @@ fn serve_config(m: &Matches) -> Result<Config, String> {
     }
     if let Some(v) = m.opt_str("buffer") {
         config.buffer = parse_size("--buffer", &v)?;
+    }
+    if let Some(v) = m.opt_str("model") {
+        config.model = Model::from_name(&v)
+            .ok_or_else(|| format!("--model: '{v}' is not one of reactor, threads, iterative"))?;
+    }
+    if let Some(v) = m.opt_str("thread-stack") {
+        config.thread_stack = parse_size("--thread-stack", &v)?.max(MIN_THREAD_STACK);
     }
     if let Some(v) = m.opt_str("shutdown-timeout") {
         config.shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;

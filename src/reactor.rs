@@ -22,7 +22,9 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::conn::{Conn, Turn};
-use crate::handlers::{Next, Reason, ServiceKind, Settings};
+use crate::handlers::{Next, Reason, ServiceKind, Settings, SCRATCH_SIZE};
+use crate::listen::{self, AcceptFailure, Listener, ACCEPT_BACKOFF};
+use crate::server::{Limits, Setup};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
 
@@ -30,10 +32,6 @@ const STOP: Token = Token(0);
 const FIRST_LISTENER: usize = 1;
 const FIRST_CONN: usize = 1024;
 const EVENTS_PER_POLL: usize = 1024;
-const SCRATCH_SIZE: usize = 64 * 1024;
-/// After an accept error that is not about one client (EMFILE and the like), wait this long
-/// before trying again, unless a connection closes first.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How the server ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,19 +42,11 @@ pub enum Ending {
     Forced,
 }
 
-/// The limits the reactor enforces.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub idle_timeout: Duration,
-    pub shutdown_timeout: Duration,
-    pub max_conns: usize,
-}
-
-/// A bound listening socket and the service it offers.
+/// A listening socket in the poll.
 #[derive(Debug)]
-pub struct Listener {
-    pub kind: ServiceKind,
-    pub socket: TcpListener,
+struct Watched {
+    kind: ServiceKind,
+    socket: TcpListener,
 }
 
 /// Whether new clients are being taken.
@@ -94,7 +84,7 @@ enum Phase {
 
 pub struct Reactor {
     poll: Poll,
-    listeners: Vec<Listener>,
+    listeners: Vec<Watched>,
     conns: Slab<Conn>,
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     /// Connections that used up their turn's budget with work left, to run again before
@@ -114,24 +104,25 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    pub fn new(
-        mut listeners: Vec<Listener>,
-        settings: Settings,
-        limits: Limits,
-        stop: StopSignal,
-        shared: Arc<SharedStats>,
-    ) -> io::Result<Reactor> {
+    pub fn new(setup: Setup) -> io::Result<Reactor> {
+        let Setup {
+            listeners,
+            settings,
+            limits,
+            mut stop,
+            stats: shared,
+        } = setup;
         let poll = Poll::new()?;
         let registry = poll.registry();
-        let mut stop = stop;
         registry.register(&mut stop.0, STOP, Interest::READABLE)?;
-        for (i, listener) in listeners.iter_mut().enumerate() {
-            registry.register(
-                &mut listener.socket,
-                Token(FIRST_LISTENER + i),
-                Interest::READABLE,
-            )?;
+        let mut watched = Vec::with_capacity(listeners.len());
+        for (i, Listener { kind, socket }) in listeners.into_iter().enumerate() {
+            socket.set_nonblocking(true)?;
+            let mut socket = TcpListener::from_std(socket);
+            registry.register(&mut socket, Token(FIRST_LISTENER + i), Interest::READABLE)?;
+            watched.push(Watched { kind, socket });
         }
+        let listeners = watched;
         assert!(listeners.len() < FIRST_CONN - FIRST_LISTENER);
         Ok(Reactor {
             poll,
@@ -155,7 +146,6 @@ impl Reactor {
 
     /// Serves until stopped.
     pub fn run(mut self) -> io::Result<Ending> {
-        self.announce();
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut now = Instant::now();
         loop {
@@ -185,24 +175,7 @@ impl Reactor {
             self.expire(now);
             self.shared.publish(&self.stats);
             if let Some(ending) = self.ending() {
-                log::info!("stopped: {}", self.stats);
                 return Ok(ending);
-            }
-        }
-    }
-
-    /// One line per listener with its real address (port 0 resolved).
-    fn announce(&self) {
-        for listener in &self.listeners {
-            let Ok(addr) = listener.socket.local_addr() else {
-                continue;
-            };
-            match (listener.kind, &self.settings.root) {
-                (ServiceKind::Files, Some(root)) => log::info!(
-                    "files listening on {addr}, serving {}",
-                    root.path().display()
-                ),
-                (kind, _) => log::info!("{} listening on {addr}", kind.name()),
             }
         }
     }
@@ -285,12 +258,10 @@ impl Reactor {
             match listener.socket.accept() {
                 Ok((stream, peer)) => self.admit(kind, stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The client gave up before we took it: its problem, not ours.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
-                    log::debug!("{}: accept: {e}", kind.name())
-                }
-                Err(e) => return self.pause_accepting(kind, e, now),
+                Err(e) => match listen::accept_failure(&e) {
+                    AcceptFailure::Retry => log::debug!("{}: accept: {e}", kind.name()),
+                    AcceptFailure::Pause => return self.pause_accepting(kind, e, now),
+                },
             }
         }
     }
@@ -308,15 +279,9 @@ impl Reactor {
                 Accepting::Full { refused, .. } => *refused += 1,
                 _ => {
                     if let Accepting::Retrying { since, error } = &self.accepting {
-                        log::info!(
-                            "accepting again after {} ms ({error} cleared)",
-                            now.duration_since(*since).as_millis()
-                        );
+                        listen::log_resume(*since, error, now);
                     }
-                    log::warn!(
-                        "{} connections open (--max-conns): closing new clients at once until one ends",
-                        self.conns.len()
-                    );
+                    listen::log_full(self.conns.len());
                     self.accepting = Accepting::Full {
                         since: now,
                         refused: 1,
@@ -364,11 +329,7 @@ impl Reactor {
                 error,
             },
             _ => {
-                log::warn!(
-                    "{}: cannot accept ({error}); {} connections open; pausing until one closes",
-                    kind.name(),
-                    self.conns.len()
-                );
+                listen::log_pause(kind, &error, self.conns.len());
                 Accepting::Paused {
                     since: now,
                     retry_at,
@@ -390,10 +351,7 @@ impl Reactor {
             self.accept(index, now);
         }
         if let Accepting::Retrying { since, error } = &self.accepting {
-            log::info!(
-                "accepting again after {} ms ({error} cleared)",
-                now.duration_since(*since).as_millis()
-            );
+            listen::log_resume(*since, error, now);
             self.accepting = Accepting::Open;
         }
     }
@@ -408,21 +366,13 @@ impl Reactor {
         if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
             conn.abandon(reason, now);
         }
-        let (kind, peer) = (conn.kind().name(), conn.peer());
-        if reason.is_fault() {
-            log::warn!("{kind} {peer}: closed: {reason}");
-        } else {
-            log::debug!("{kind} {peer}: closed: {reason}");
-        }
+        reason.log(conn.kind(), conn.peer());
         drop(conn);
         self.forget_stale_timers();
         match self.accepting {
             Accepting::Paused { .. } => self.resume_accepting(now),
             Accepting::Full { since, refused } => {
-                log::info!(
-                    "below --max-conns again after {} ms; {refused} clients were refused",
-                    now.duration_since(since).as_millis()
-                );
+                listen::log_below_cap(since, refused, now);
                 self.accepting = Accepting::Open;
             }
             Accepting::Open | Accepting::Retrying { .. } => {}

@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use mio::net::TcpListener;
+use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, Model};
 use crate::handlers::{ServiceKind, Settings};
-use crate::reactor::{Ending, Limits, Listener, Reactor};
+use crate::listen::{self, Listener};
+use crate::models;
+use crate::reactor::{Ending, Reactor};
 use crate::root::Root;
 use crate::stats::{SharedStats, Stats};
-use crate::stop::{self, Stopper};
+use crate::stop::{self, StopSignal, Stopper};
 use crate::sys;
 
 /// Why a server could not start.
@@ -67,12 +69,31 @@ impl From<io::Error> for StartError {
     }
 }
 
+/// What every model needs to serve: built by [`Server::bind`], consumed by the model's driver.
+pub struct Setup {
+    pub listeners: Vec<Listener>,
+    pub settings: Settings,
+    pub limits: Limits,
+    pub stop: StopSignal,
+    pub stats: Arc<SharedStats>,
+}
+
+/// The limits every model enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_conns: usize,
+    /// Threads model: each connection thread's stack.
+    pub thread_stack: usize,
+}
+
 /// A bound server, not yet serving.
 pub struct Server {
-    reactor: Reactor,
+    model: Model,
+    setup: Setup,
     addrs: Vec<(ServiceKind, SocketAddr)>,
     stopper: Stopper,
-    stats: Arc<SharedStats>,
 }
 
 impl Server {
@@ -89,13 +110,12 @@ impl Server {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for (service, addr) in config.services() {
-            let socket = TcpListener::bind(addr).map_err(|error| StartError::Bind {
+            let socket = listen::bind(addr).map_err(|error| StartError::Bind {
                 service,
                 addr,
                 error,
             })?;
-            let local = socket.local_addr()?;
-            addrs.push((service, local));
+            addrs.push((service, socket.local_addr()?));
             listeners.push(Listener {
                 kind: service,
                 socket,
@@ -112,29 +132,29 @@ impl Server {
                 n
             }
         };
-        let (stopper, stop_signal) = stop::channel()?;
-        let stats = Arc::new(SharedStats::default());
-        let reactor = Reactor::new(
+        let (stopper, stop) = stop::channel()?;
+        let setup = Setup {
             listeners,
-            Settings {
+            settings: Settings {
                 buffer: config.buffer,
                 name_wait: config.name_wait,
                 request_timeout: config.request_timeout,
                 root,
             },
-            Limits {
+            limits: Limits {
                 idle_timeout: config.idle_timeout,
                 shutdown_timeout: config.shutdown_timeout,
                 max_conns,
+                thread_stack: config.thread_stack,
             },
-            stop_signal,
-            Arc::clone(&stats),
-        )?;
+            stop,
+            stats: Arc::new(SharedStats::default()),
+        };
         Ok(Server {
-            reactor,
+            model: config.model,
+            setup,
             addrs,
             stopper,
-            stats,
         })
     }
 
@@ -150,26 +170,57 @@ impl Server {
 
     /// Serves on this thread until stopped.
     pub fn run(self) -> io::Result<Ending> {
-        self.reactor.run()
+        // Holding a stopper while serving keeps the stop pipe open: its end is never mistaken
+        // for a request.
+        let Server {
+            model,
+            setup,
+            stopper: _keep_open,
+            ..
+        } = self;
+        announce(model, &setup);
+        let stats = Arc::clone(&setup.stats);
+        let ending = match model {
+            Model::Reactor => Reactor::new(setup)?.run(),
+            Model::Threads => models::threads::run(setup),
+            Model::Iterative => models::iterative::run(setup),
+        }?;
+        log::info!("stopped: {}", stats.snapshot());
+        Ok(ending)
     }
 
     /// Serves on a new thread.
     pub fn spawn(self) -> io::Result<Handle> {
-        let Server {
-            reactor,
-            addrs,
-            stopper,
-            stats,
-        } = self;
+        let addrs = self.addrs.clone();
+        let stopper = self.stopper.clone();
+        let stats = Arc::clone(&self.setup.stats);
         let thread = std::thread::Builder::new()
-            .name("tcpserve-reactor".into())
-            .spawn(move || reactor.run())?;
+            .name(format!("tcpserve-{}", self.model.name()))
+            .spawn(move || self.run())?;
         Ok(Handle {
             addrs,
             stopper,
             stats,
             thread: Some(thread),
         })
+    }
+}
+
+/// One line per listener with its real address (port 0 resolved), and the model.
+fn announce(model: Model, setup: &Setup) {
+    for listener in &setup.listeners {
+        let Ok(addr) = listener.socket.local_addr() else {
+            continue;
+        };
+        let kind = listener.kind.name();
+        match (listener.kind, &setup.settings.root) {
+            (ServiceKind::Files, Some(root)) => log::info!(
+                "{kind} listening on {addr} ({} model), serving {}",
+                model.name(),
+                root.path().display()
+            ),
+            _ => log::info!("{kind} listening on {addr} ({} model)", model.name()),
+        }
     }
 }
 

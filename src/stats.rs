@@ -56,6 +56,44 @@ impl SharedStats {
         self.buffered.store(s.buffered, Relaxed);
     }
 
+    // Counting as it happens, for drivers that serve from many threads (the blocking models).
+
+    pub fn opened(&self) {
+        self.accepted.fetch_add(1, Relaxed);
+        self.open.fetch_add(1, Relaxed);
+    }
+
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Relaxed);
+        self.closed.fetch_add(1, Relaxed);
+    }
+
+    pub fn refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn moved(&self, bytes_in: u64, bytes_out: u64) {
+        if bytes_in > 0 {
+            self.bytes_in.fetch_add(bytes_in, Relaxed);
+        }
+        if bytes_out > 0 {
+            self.bytes_out.fetch_add(bytes_out, Relaxed);
+        }
+    }
+
+    /// One connection's buffered bytes went from `before` to `after`.
+    pub fn rebuffered(&self, before: usize, after: usize) {
+        if after > before {
+            self.buffered.fetch_add((after - before) as u64, Relaxed);
+        } else if before > after {
+            self.buffered.fetch_sub((before - after) as u64, Relaxed);
+        }
+    }
+
+    pub fn open_now(&self) -> u64 {
+        self.open.load(Relaxed)
+    }
+
     pub fn snapshot(&self) -> Stats {
         Stats {
             open: self.open.load(Relaxed),

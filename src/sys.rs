@@ -30,6 +30,40 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// `shutdown(2)` both ways on a descriptor another thread may be blocked on: its `accept`,
+/// `read` or `write` returns at once. The caller must know the descriptor is still open.
+pub fn shutdown_both(fd: RawFd) {
+    // SAFETY: a plain call; errors (not connected, already shut) are of no interest.
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
+
+/// `poll(2)` for readability on `fds` for at most `timeout` (forever if `None`): which are
+/// readable (or hung up, or in error).
+pub fn wait_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io::Result<Vec<bool>> {
+    let mut polls: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.map_or(-1, |t| {
+        t.as_millis().clamp(1, i32::MAX as u128) as libc::c_int
+    });
+    loop {
+        // SAFETY: polls is a live array of the length passed.
+        let n = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
+        if n >= 0 {
+            return Ok(polls.iter().map(|p| p.revents != 0).collect());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 /// Whether stderr is a terminal (progress lines are drawn only there).
 pub fn stderr_is_terminal() -> bool {
     // SAFETY: isatty only inspects the descriptor.

@@ -26,6 +26,10 @@ pub use files::Files;
 use crate::root::Root;
 use crate::sys;
 
+/// The size of the scratch buffer every driver gives its services (one per reactor, one per
+/// serving thread).
+pub const SCRATCH_SIZE: usize = 64 * 1024;
+
 /// Which service a listener offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceKind {
@@ -74,6 +78,17 @@ impl Reason {
     /// A fault worth a warning, rather than the ordinary end of a connection.
     pub fn is_fault(self) -> bool {
         matches!(self, Reason::Io(_))
+    }
+}
+
+impl Reason {
+    /// The one log line for a connection that ended this way.
+    pub fn log(self, kind: ServiceKind, peer: SocketAddr) {
+        if self.is_fault() {
+            log::warn!("{} {peer}: closed: {self}", kind.name());
+        } else {
+            log::debug!("{} {peer}: closed: {self}", kind.name());
+        }
     }
 }
 

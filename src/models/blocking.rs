@@ -1,0 +1,200 @@
+//! One connection's service driven over a blocking socket: the loop the threaded and iterative
+//! models share. The service is the reactor's, unchanged; only the waiting differs.
+//!
+//! Each turn, the first read may block, for at most the socket timeout (`SO_RCVTIMEO`, and
+//! `SO_SNDTIMEO` for writes): the idle timeout, or less when the service names a sooner
+//! deadline. After a read that came back short, the next read of the turn reports `WouldBlock`
+//! without a system call (the socket is drained), and the service hands back control; after a
+//! full one, the next read takes only what is there (`MSG_DONTWAIT`). So a threaded echo round
+//! trip costs a read and a write, like the reactor's, and the service's deadlines (a file
+//! name's quiet period) are honoured between turns.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use super::control::{Phase, Registration};
+use crate::handlers::{Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
+use crate::sys;
+
+/// A socket timeout of zero means "none" to the kernel: never ask for less than this.
+const SHORTEST_WAIT: Duration = Duration::from_millis(1);
+
+/// What a turn's next read may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// Nothing read yet this turn: the read may block.
+    Wait,
+    /// The last read filled its buffer: more may be queued; take it without waiting.
+    Ready,
+    /// The last read came back short, or timed out: nothing is queued.
+    Drained,
+}
+
+/// The socket as a service sees it during one turn.
+struct BlockingIo<'a> {
+    stream: &'a TcpStream,
+    reads: Reads,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// The socket timeout expired: to the service, the socket would block.
+fn timed_out(err: io::Error) -> io::Error {
+    match err.kind() {
+        io::ErrorKind::TimedOut => io::ErrorKind::WouldBlock.into(),
+        _ => err,
+    }
+}
+
+impl BlockingIo<'_> {
+    fn after_read(&mut self, result: io::Result<usize>, asked: usize) -> io::Result<usize> {
+        match result.map_err(timed_out) {
+            Ok(n) => {
+                self.bytes_in += n as u64;
+                self.reads = if n > 0 && n < asked {
+                    Reads::Drained
+                } else {
+                    Reads::Ready
+                };
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    self.reads = Reads::Drained;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Read for BlockingIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = match self.reads {
+            Reads::Drained => return Err(io::ErrorKind::WouldBlock.into()),
+            Reads::Wait => self.stream.read(buf),
+            Reads::Ready => sys::recv_now(self.stream.as_raw_fd(), buf),
+        };
+        self.after_read(result, buf.len())
+    }
+}
+
+impl Write for BlockingIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf).map_err(timed_out)?;
+        self.bytes_out += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for BlockingIo<'_> {
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
+        let fd = self.stream.as_raw_fd();
+        let n = sys::sendfile(fd, file.as_raw_fd(), offset, len).map_err(timed_out)?;
+        self.bytes_out += n as u64;
+        Ok(n)
+    }
+
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.reads == Reads::Drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = sys::recv_now(self.stream.as_raw_fd(), buf);
+        self.after_read(result, buf.len())
+    }
+}
+
+/// Why the service gets its next turn.
+enum Why {
+    Ready,
+    Deadline,
+}
+
+/// Serves one connection to its end. `reg` must be dropped after this returns, before
+/// `stream` (see [`Registration`]).
+pub fn serve(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    kind: ServiceKind,
+    settings: &Settings,
+    idle_timeout: Duration,
+    scratch: &mut [u8],
+    reg: &Registration,
+) {
+    let stats = reg.stats();
+    let mut now = Instant::now();
+    let mut service = Service::new(kind, settings, now);
+    let mut last_progress = now;
+    let mut timeout = None;
+    let mut why = Why::Ready;
+    let reason = loop {
+        // Wait at most until the nearest deadline; a constant idle timeout is set only once.
+        let wait = match service.deadline(settings) {
+            Some(due) => due
+                .min(last_progress + idle_timeout)
+                .saturating_duration_since(now),
+            None => idle_timeout,
+        }
+        .max(SHORTEST_WAIT);
+        if timeout != Some(wait) {
+            if let Err(e) = stream
+                .set_read_timeout(Some(wait))
+                .and_then(|()| stream.set_write_timeout(Some(wait)))
+            {
+                break Reason::from(e);
+            }
+            timeout = Some(wait);
+        }
+        reg.set_at_rest(service.at_rest());
+        let before = service.buffered();
+        let mut io = BlockingIo {
+            stream,
+            reads: Reads::Wait,
+            bytes_in: 0,
+            bytes_out: 0,
+        };
+        let mut ctx = Ctx {
+            scratch: &mut *scratch,
+            settings,
+            now,
+            peer,
+        };
+        let next = match why {
+            Why::Ready => service.drive(&mut io, &mut ctx),
+            Why::Deadline => service.on_deadline(&mut io, &mut ctx),
+        };
+        stats.moved(io.bytes_in, io.bytes_out);
+        stats.rebuffered(before, service.buffered());
+        now = Instant::now();
+        if io.bytes_in + io.bytes_out > 0 {
+            last_progress = now;
+        }
+        if reg.was_cut() {
+            break Reason::Shutdown;
+        }
+        if let Next::Close(reason) = next {
+            break reason;
+        }
+        if reg.phase() == Phase::Draining && service.at_rest() {
+            break Reason::Shutdown;
+        }
+        why = if service.deadline(settings).is_some_and(|due| due <= now) {
+            Why::Deadline
+        } else if last_progress + idle_timeout <= now {
+            break Reason::IdleTimeout;
+        } else {
+            Why::Ready
+        };
+    };
+    stats.rebuffered(service.buffered(), 0);
+    if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
+        service.abandon(reason, peer, now);
+    }
+    reason.log(kind, peer);
+}

@@ -1,0 +1,228 @@
+//! What the blocking models share around their connections: the registry of live connections
+//! and stopping. A blocked thread cannot poll a stop flag, so the controller reaches it through
+//! its socket: `shutdown(2)` on a listener ends a blocked `accept`, on a connection a blocked
+//! `read` or `write`.
+//!
+//! The controller runs on the caller's thread: it sleeps on the stop pipe until the first stop
+//! request, then closes the listeners, closes the connections at rest, and waits (on the stop
+//! pipe and a wake pipe that connection threads write to as they end) until every connection
+//! has ended, the shutdown timeout cuts the rest, or a second request cuts them at once.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::reactor::Ending;
+use crate::stats::SharedStats;
+use crate::stop::StopSignal;
+use crate::sys;
+
+/// How long threads cut at the end of a shutdown get to notice before the server returns.
+const CUT_GRACE: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Serving = 0,
+    /// Listeners closed; connections with work in flight may finish.
+    Draining = 1,
+    /// Every connection is being closed.
+    Cut = 2,
+}
+
+/// One live connection as the controller sees it.
+struct Live {
+    fd: RawFd,
+    at_rest: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
+}
+
+pub struct Control {
+    live: Mutex<Slab<Live>>,
+    phase: AtomicU8,
+    /// Connection threads ending during a shutdown poke `wake_tx`; the controller polls
+    /// `wake_rx`.
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
+    stats: Arc<SharedStats>,
+}
+
+/// A connection's place in the registry; dropping it leaves the registry. Drop it before the
+/// socket: the controller may `shutdown` a registered descriptor at any time, which is safe
+/// only while it is still open.
+pub struct Registration {
+    control: Arc<Control>,
+    key: usize,
+    at_rest: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
+}
+
+impl Control {
+    pub fn new(stats: Arc<SharedStats>) -> std::io::Result<Arc<Control>> {
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        Ok(Arc::new(Control {
+            live: Mutex::new(Slab::new()),
+            phase: AtomicU8::new(Phase::Serving as u8),
+            wake_tx,
+            wake_rx,
+            stats,
+        }))
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Serving,
+            1 => Phase::Draining,
+            _ => Phase::Cut,
+        }
+    }
+
+    pub fn stats(&self) -> &SharedStats {
+        &self.stats
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slab<Live>> {
+        // A connection thread that panicked cannot leave the slab half-changed: recover it.
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Enters a new connection; `None` once the server is stopping.
+    pub fn register(self: &Arc<Self>, stream: &TcpStream) -> Option<Registration> {
+        let mut live = self.lock();
+        if self.phase() != Phase::Serving {
+            return None;
+        }
+        let at_rest = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(AtomicBool::new(false));
+        let key = live.insert(Live {
+            fd: stream.as_raw_fd(),
+            at_rest: Arc::clone(&at_rest),
+            cut: Arc::clone(&cut),
+        });
+        self.stats.opened();
+        Some(Registration {
+            control: Arc::clone(self),
+            key,
+            at_rest,
+            cut,
+        })
+    }
+
+    /// Serves as controller until the server has stopped.
+    pub fn run(&self, stop: &mut StopSignal, listeners: &[RawFd], shutdown: Duration) -> Ending {
+        let stop_fd = stop.0.as_raw_fd();
+        let mut stops = 0;
+        while stops == 0 {
+            let _ = sys::wait_readable(&[stop_fd], None);
+            stops += stop.take();
+        }
+        // The phase first, so an accept that slips through is not served; then closing a
+        // listener ends its blocked accept, and the kernel refuses new clients.
+        self.set_phase(Phase::Draining);
+        for &fd in listeners {
+            sys::shutdown_both(fd);
+        }
+        if stops >= 2 {
+            return self.cut("second stop request", Ending::Forced);
+        }
+        let in_flight = {
+            let live = self.lock();
+            for (_, conn) in live.iter() {
+                if conn.at_rest.load(Ordering::Acquire) {
+                    conn.cut.store(true, Ordering::Release);
+                    sys::shutdown_both(conn.fd);
+                }
+            }
+            live.iter()
+                .filter(|(_, c)| !c.cut.load(Ordering::Acquire))
+                .count()
+        };
+        log::info!(
+            "shutting down: no longer accepting; waiting up to {shutdown:?} for {in_flight} connections in flight"
+        );
+        let until = Instant::now() + shutdown;
+        loop {
+            if self.lock().is_empty() {
+                return Ending::Graceful;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return self.cut("shutdown timeout", Ending::Graceful);
+            }
+            let wake_fd = self.wake_rx.as_raw_fd();
+            let _ = sys::wait_readable(&[stop_fd, wake_fd], Some(left));
+            let _ = (&self.wake_rx).read(&mut [0u8; 64]);
+            if stop.take() > 0 {
+                return self.cut("second stop request", Ending::Forced);
+            }
+        }
+    }
+
+    /// Closes every connection now, and gives their threads a moment to see it.
+    fn cut(&self, why: &str, ending: Ending) -> Ending {
+        self.set_phase(Phase::Cut);
+        {
+            let live = self.lock();
+            if !live.is_empty() {
+                log::warn!("{why}: closing {} connections now", live.len());
+            }
+            for (_, conn) in live.iter() {
+                conn.cut.store(true, Ordering::Release);
+                sys::shutdown_both(conn.fd);
+            }
+        }
+        let until = Instant::now() + CUT_GRACE;
+        while !self.lock().is_empty() && Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            let _ = sys::wait_readable(&[self.wake_rx.as_raw_fd()], Some(left));
+            let _ = (&self.wake_rx).read(&mut [0u8; 64]);
+        }
+        ending
+    }
+}
+
+impl Registration {
+    pub fn set_at_rest(&self, at_rest: bool) {
+        // Most turns change nothing: skip the store.
+        if self.at_rest.load(Ordering::Relaxed) != at_rest {
+            self.at_rest.store(at_rest, Ordering::Release);
+        }
+    }
+
+    /// The controller shut this connection down (shutdown at rest, or cut).
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::Acquire)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.control.phase()
+    }
+
+    pub fn stats(&self) -> &SharedStats {
+        &self.control.stats
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.control.lock().remove(self.key);
+        self.control.stats.closed();
+        if self.control.phase() != Phase::Serving {
+            let _ = (&self.control.wake_tx).write(&[1]);
+        }
+    }
+}

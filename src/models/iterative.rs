@@ -1,0 +1,85 @@
+//! The iterative model, as in the lesson: accept one client, serve it to the end, then accept
+//! the next; the others wait in the kernel's backlog meanwhile. One thread serves (it waits on
+//! every listener with `poll(2)`, then accepts from the ready one); the caller's thread is the
+//! controller (stopping). `--max-conns` is moot: one connection at a time.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::thread;
+
+use super::blocking;
+use super::control::{Control, Phase};
+use crate::handlers::{Settings, SCRATCH_SIZE};
+use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
+use crate::reactor::Ending;
+use crate::server::{Limits, Setup};
+use crate::sys;
+
+pub fn run(setup: Setup) -> io::Result<Ending> {
+    let Setup {
+        listeners,
+        settings,
+        limits,
+        mut stop,
+        stats,
+    } = setup;
+    let control = Control::new(stats)?;
+    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
+    // Nonblocking: poll says a listener is ready, but a client may leave before the accept.
+    for listener in &listeners {
+        listener.socket.set_nonblocking(true)?;
+    }
+    let shutdown_timeout = limits.shutdown_timeout;
+    let worker = {
+        let control = Arc::clone(&control);
+        thread::Builder::new()
+            .name("tcpserve-iterative".into())
+            .spawn(move || serve_in_turn(&listeners, &settings, &limits, &control))?
+    };
+    let ending = control.run(&mut stop, &fds, shutdown_timeout);
+    let _ = worker.join();
+    Ok(ending)
+}
+
+/// Serves one client after another until the server stops. It never returns before that, so
+/// the controller may shut the listeners down at any time.
+fn serve_in_turn(
+    listeners: &[Listener],
+    settings: &Settings,
+    limits: &Limits,
+    control: &Arc<Control>,
+) {
+    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
+    let mut scratch = vec![0u8; SCRATCH_SIZE];
+    let mut episodes = Episodes::default();
+    loop {
+        let ready = sys::wait_readable(&fds, None).unwrap_or_default();
+        if control.phase() != Phase::Serving {
+            return;
+        }
+        for (listener, _) in listeners.iter().zip(ready).filter(|(_, r)| *r) {
+            match listener.socket.accept() {
+                // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
+                Ok((stream, peer)) => {
+                    episodes.accepted();
+                    let Some(reg) = control.register(&stream) else {
+                        return;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let (kind, idle) = (listener.kind, limits.idle_timeout);
+                    blocking::serve(&stream, peer, kind, settings, idle, &mut scratch, &reg);
+                    drop(reg);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => match listen::accept_failure(&e) {
+                    AcceptFailure::Retry => {}
+                    AcceptFailure::Pause => {
+                        episodes.failed(listener.kind, e, 0);
+                        thread::sleep(ACCEPT_BACKOFF);
+                    }
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The threads model: one blocking OS thread per connection, on `std::net` (no `mio` on this
+//! path). An acceptor thread per listener takes clients and starts a thread for each, with a
+//! small stack (`--thread-stack`); the caller's thread is the controller (stopping).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::thread;
+
+use super::blocking;
+use super::control::{Control, Phase, Registration};
+use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
+use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
+use crate::reactor::Ending;
+use crate::server::{Limits, Setup};
+
+/// What every connection thread reads.
+struct Shared {
+    settings: Settings,
+    limits: Limits,
+}
+
+/// A connection and its registration, dropped in this order (see [`Registration`]).
+struct Served {
+    reg: Registration,
+    stream: TcpStream,
+}
+
+pub fn run(setup: Setup) -> io::Result<Ending> {
+    let Setup {
+        listeners,
+        settings,
+        limits,
+        mut stop,
+        stats,
+    } = setup;
+    let control = Control::new(stats)?;
+    let shared = Arc::new(Shared { settings, limits });
+    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
+    let mut acceptors = Vec::new();
+    for listener in listeners {
+        let (control, shared) = (Arc::clone(&control), Arc::clone(&shared));
+        acceptors.push(
+            thread::Builder::new()
+                .name(format!("accept-{}", listener.kind.name()))
+                .spawn(move || accept_loop(&listener, &shared, &control))?,
+        );
+    }
+    let ending = control.run(&mut stop, &fds, shared.limits.shutdown_timeout);
+    for acceptor in acceptors {
+        let _ = acceptor.join();
+    }
+    Ok(ending)
+}
+
+/// Takes clients until the server stops. It never returns before that, so the controller may
+/// shut its listener down at any time.
+fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>) {
+    let kind = listener.kind;
+    let mut episodes = Episodes::default();
+    loop {
+        let accepted = listener.socket.accept();
+        if control.phase() != Phase::Serving {
+            return;
+        }
+        let open = control.stats().open_now() as usize;
+        match accepted {
+            Ok((stream, peer)) => {
+                episodes.accepted();
+                if open >= shared.limits.max_conns {
+                    control.stats().refused();
+                    episodes.refused(open);
+                    continue; // dropping the stream closes it: the client reads end-of-stream
+                }
+                episodes.admitted();
+                start(kind, stream, peer, shared, control);
+            }
+            Err(e) => match listen::accept_failure(&e) {
+                AcceptFailure::Retry => {}
+                AcceptFailure::Pause => {
+                    episodes.failed(kind, e, open);
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
+            },
+        }
+    }
+}
+
+/// Starts the thread that serves one client; if none can be had, refuses that client.
+fn start(
+    kind: ServiceKind,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    control: &Arc<Control>,
+) {
+    let Some(reg) = control.register(&stream) else {
+        return;
+    };
+    let served = Served { reg, stream };
+    let thread_shared = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .stack_size(shared.limits.thread_stack)
+        .spawn(move || {
+            let Served { reg, stream } = served;
+            // Small replies must leave at once rather than wait on Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            let mut scratch = vec![0u8; SCRATCH_SIZE];
+            let Shared { settings, limits } = &*thread_shared;
+            blocking::serve(
+                &stream,
+                peer,
+                kind,
+                settings,
+                limits.idle_timeout,
+                &mut scratch,
+                &reg,
+            );
+            drop(reg);
+        });
+    if let Err(e) = spawned {
+        log::warn!(
+            "{} {peer}: cannot start a thread ({e}); refusing this client",
+            kind.name()
+        );
+    }
+}
