@@ -206,20 +206,21 @@ impl Server {
     }
 }
 
-/// One line per listener with its real address (port 0 resolved), and the model.
+/// The model, then one line per listener with its real address (port 0 resolved).
 fn announce(model: Model, setup: &Setup) {
+    log::info!("serving with the {} model", model.name());
     for listener in &setup.listeners {
         let Ok(addr) = listener.socket.local_addr() else {
             continue;
         };
-        let kind = listener.kind.name();
         match (listener.kind, &setup.settings.root) {
-            (ServiceKind::Files, Some(root)) => log::info!(
-                "{kind} listening on {addr} ({} model), serving {}",
-                model.name(),
-                root.path().display()
-            ),
-            _ => log::info!("{kind} listening on {addr} ({} model)", model.name()),
+            (ServiceKind::Files, Some(root)) => {
+                log::info!(
+                    "files listening on {addr}, serving {}",
+                    root.path().display()
+                )
+            }
+            (kind, _) => log::info!("{} listening on {addr}", kind.name()),
         }
     }
 }
