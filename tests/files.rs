@@ -3,8 +3,8 @@
 //! half-close or a quiet period; a table of hostile names never yields a byte from outside the
 //! root; many downloads at once, a slow reader, a 5 GiB sparse file and a shrinking file are all
 //! served correctly; a dropped client gives back its descriptors; stalled clients are closed by
-//! the request and idle timeouts; bytes sent after the name do no harm. Known server bugs are
-//! tests marked `#[ignore = "server bug: ..."]` at the end, which pass once fixed.
+//! the request and idle timeouts; bytes sent after the name do no harm, before or after the
+//! server is done (regressions of two fixed bugs, at the end).
 //!
 //! Not tested here: an unreadable file inside the root. The tests run as root, which reads any
 //! file whatever its mode bits, so a permission-based case would assert nothing.
@@ -1309,17 +1309,14 @@ fn bytes_sent_during_a_transfer_are_dropped_without_harm() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known server bugs
+// Regressions of fixed bugs
 // ---------------------------------------------------------------------------------------------
 
 /// Bytes a client sends after its name that arrive once the server has handed the whole file
-/// to the kernel and closed: the closed socket answers them with a reset (Linux aborts a
-/// closed connection that receives data), which throws away what of the file is still in the
-/// server's send queue. The client gets a truncated file and ECONNRESET; the log says "ok".
+/// to the kernel: a closed socket would answer them with a reset (Linux aborts a closed
+/// connection that receives data), throwing away what of the file is still unread. The server
+/// half-closes and lingers instead.
 #[test]
-#[ignore = "server bug: input arriving after the server's close resets the connection and \
-            discards the file's unsent tail (src/handlers/files.rs Files::finish closes at once; \
-            needs a lingering close: shutdown(Write), then read and drop until EOF or a timeout)"]
 fn bytes_after_the_servers_close_do_not_cost_the_file_its_tail() {
     const SIZE: usize = 256 * KIB;
     let scratch = Scratch::new("trailing");
@@ -1340,13 +1337,9 @@ fn bytes_after_the_servers_close_do_not_cost_the_file_its_tail() {
     assert_same(&got, want, "the file");
 }
 
-/// A client that stops reading but keeps sending a byte now and then is never closed by the
-/// idle timeout: the bytes the transfer reads and drops count as progress.
+/// A client that stops reading but keeps sending a byte now and then is closed by the idle
+/// timeout all the same: bytes the transfer reads only to drop are not progress.
 #[test]
-#[ignore = "server bug: input read and dropped during a transfer counts as progress, so a \
-            stalled reader that keeps sending is never idle-closed and holds its socket and \
-            file (src/conn.rs Conn::turn: `bytes_in + bytes_out > 0` renews last_progress; \
-            src/handlers/files.rs Transfer::discard_input)"]
 fn a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout() {
     let scratch = Scratch::new("idle-sending");
     scratch.put("big.bin", big());
