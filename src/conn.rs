@@ -195,6 +195,7 @@ impl Conn {
             ready: &mut self.ready,
             bytes_in: 0,
             bytes_out: 0,
+            dropped: 0,
             yielded: false,
         };
         let mut ctx = Ctx {
@@ -211,7 +212,7 @@ impl Conn {
         if bytes_in + bytes_out > 0 {
             self.last_progress = now;
         }
-        stats.bytes_in += bytes_in;
+        stats.bytes_in += bytes_in + io.dropped;
         stats.bytes_out += bytes_out;
         stats.buffered = stats.buffered + self.service.buffered() as u64 - before;
         Turn { next, yielded }
@@ -223,15 +224,17 @@ impl Conn {
 struct EdgeIo<'a, S> {
     stream: &'a mut S,
     ready: &'a mut Ready,
+    /// Bytes the service read, wrote, and read only to drop (not progress).
     bytes_in: u64,
     bytes_out: u64,
+    dropped: u64,
     yielded: bool,
 }
 
 impl<S> EdgeIo<'_, S> {
     /// What the turn may still move; at 0, says it yielded.
     fn budget_left(&mut self) -> usize {
-        let left = TURN_BUDGET.saturating_sub(self.bytes_in + self.bytes_out);
+        let left = TURN_BUDGET.saturating_sub(self.bytes_in + self.bytes_out + self.dropped);
         if left == 0 {
             self.yielded = true;
         }
@@ -307,9 +310,18 @@ impl<S: Write> Write for EdgeIo<'_, S> {
 }
 
 impl<S: Transport> Transport for EdgeIo<'_, S> {
-    /// The reactor's sockets are nonblocking: a read never waits anyway.
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read(buf)
+    /// The reactor's sockets are nonblocking: a read never waits anyway. Counted, but not
+    /// as progress.
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let before = self.bytes_in;
+        let result = self.read(buf);
+        self.dropped += self.bytes_in - before;
+        self.bytes_in = before;
+        result
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown_write()
     }
 
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
@@ -335,6 +347,7 @@ mod tests {
             ready,
             bytes_in: 0,
             bytes_out: 0,
+            dropped: 0,
             yielded: false,
         }
     }

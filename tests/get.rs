@@ -35,8 +35,8 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 /// A scratch tree: `root/` served, `out/` to download into.
-fn tree(name: &str) -> ScratchDir {
-    let dir = ScratchDir::new(name);
+fn tree(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
     fs::create_dir_all(dir.path().join("root/sub")).unwrap();
     fs::create_dir_all(dir.path().join("out")).unwrap();
     dir

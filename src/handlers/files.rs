@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use std::mem;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::pending::Pending;
 use super::{write_some, Ctx, Next, Reason, Settings, Transport};
@@ -24,6 +24,8 @@ use crate::root::{Escaped, Refusal, MAX_NAME};
 const MAX_SENDFILE: u64 = 0x7fff_f000;
 /// How much of a name an access-log line shows.
 const LOGGED_NAME: usize = 256;
+/// How long a finished request waits for the client to close (see `State::Closing`).
+const LINGER: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct Files {
@@ -41,8 +43,12 @@ enum State {
     },
     /// Streaming the file; boxed, since only a download needs it.
     Sending(Box<Transfer>),
-    /// The request ended and was logged.
-    Done,
+    /// The response is complete and our FIN sent; reading and dropping whatever the client
+    /// still sends until it closes, or `until`. Closing with its input unread would reset the
+    /// connection, and a reset destroys what the client has not read yet: the file's tail.
+    Closing { until: Instant },
+    /// The request ended and was logged; the driver closes for this reason.
+    Done(Reason),
 }
 
 #[derive(Debug)]
@@ -155,7 +161,11 @@ impl Files {
     }
 
     pub fn at_rest(&self) -> bool {
-        matches!(&self.state, State::Naming { name, .. } if name.is_empty())
+        match &self.state {
+            State::Naming { name, .. } => name.is_empty(),
+            State::Closing { .. } | State::Done(_) => true,
+            State::Sending(_) => false,
+        }
     }
 
     pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
@@ -166,6 +176,7 @@ impl Files {
                 let give_up = *since + settings.request_timeout;
                 Some(quiet_until.map_or(give_up, |q| q.min(give_up)))
             }
+            State::Closing { until } => Some(*until),
             _ => None,
         }
     }
@@ -174,34 +185,43 @@ impl Files {
         loop {
             match &mut self.state {
                 State::Naming { .. } => match self.read_name(io, ctx) {
-                    Framing::Whole(name, input) => self.open(name, input, ctx),
+                    Framing::Whole(name, input) => self.open(name, input, io, ctx),
                     Framing::Partial => return Next::Read,
                     Framing::Over(next) => return next,
                 },
                 State::Sending(tx) => match tx.pump(io, ctx) {
                     None => return Next::Write,
-                    Some(outcome) => return self.finish(outcome, ctx.peer, ctx.now),
+                    Some(outcome) => {
+                        let input = tx.input;
+                        self.end(outcome, input, io, ctx);
+                    }
                 },
-                State::Done => return Next::Close(Reason::Done),
+                State::Closing { .. } => return linger(io, ctx.scratch),
+                State::Done(reason) => return Next::Close(*reason),
             }
         }
     }
 
     pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
-        if let State::Naming {
-            name,
-            since,
-            quiet_until,
-        } = &mut self.state
-        {
-            if *since + ctx.settings.request_timeout <= ctx.now {
-                return self.finish(Outcome::RequestTimeout, ctx.peer, ctx.now);
+        match &mut self.state {
+            State::Naming {
+                name,
+                since,
+                quiet_until,
+            } => {
+                if *since + ctx.settings.request_timeout <= ctx.now {
+                    return self.finish(Outcome::RequestTimeout, ctx.peer, ctx.now);
+                }
+                if quiet_until.is_some_and(|q| q <= ctx.now) {
+                    // The client sent a bare name and is waiting for the file.
+                    let name = mem::take(name);
+                    self.open(name, Input::Open, io, ctx);
+                }
             }
-            if quiet_until.is_some_and(|q| q <= ctx.now) {
-                // The client sent a bare name and is waiting for the file.
-                let name = mem::take(name);
-                self.open(name, Input::Open, ctx);
+            State::Closing { until } if *until <= ctx.now => {
+                self.state = State::Done(Reason::Done);
             }
+            _ => {}
         }
         self.drive(io, ctx)
     }
@@ -250,7 +270,7 @@ impl Files {
     }
 
     /// Opens the named file and starts sending it, or ends the request with the refusal.
-    fn open(&mut self, name: Vec<u8>, input: Input, ctx: &mut Ctx) {
+    fn open<T: Transport>(&mut self, name: Vec<u8>, input: Input, io: &mut T, ctx: &mut Ctx) {
         let since = match &self.state {
             State::Naming { since, .. } => *since,
             _ => ctx.now,
@@ -278,17 +298,30 @@ impl Files {
                     since,
                     quiet_until: None,
                 };
-                self.finish(Outcome::Refused(refusal), ctx.peer, ctx.now);
+                self.end(Outcome::Refused(refusal), input, io, ctx);
             }
+        }
+    }
+
+    /// Ends a request from inside a turn: as [`Files::finish`], but a clean end with a client
+    /// that may still send half-closes and lingers (`State::Closing`) rather than closing.
+    fn end<T: Transport>(&mut self, outcome: Outcome, input: Input, io: &mut T, ctx: &mut Ctx) {
+        let next = self.finish(outcome, ctx.peer, ctx.now);
+        if next == Next::Close(Reason::Done) && input == Input::Open && io.shutdown_write().is_ok()
+        {
+            self.state = State::Closing {
+                until: ctx.now + LINGER,
+            };
         }
     }
 
     /// Ends the request: logs its access line, drops the file, and tells the driver why.
     fn finish(&mut self, outcome: Outcome, peer: SocketAddr, now: Instant) -> Next {
-        let (name, sent, since) = match mem::replace(&mut self.state, State::Done) {
+        let ended = State::Done(outcome.reason());
+        let (name, sent, since) = match mem::replace(&mut self.state, ended) {
             State::Naming { name, since, .. } => (name, 0, since),
             State::Sending(tx) => (tx.name, tx.offset - tx.pending.len() as u64, tx.since),
-            State::Done => return Next::Close(outcome.reason()),
+            State::Closing { .. } | State::Done(_) => return Next::Close(outcome.reason()),
         };
         let level = if outcome.is_warning() {
             log::Level::Warn
@@ -352,7 +385,7 @@ impl Transfer {
     /// made, the socket being known drained).
     fn discard_input<T: Transport>(&mut self, io: &mut T, scratch: &mut [u8]) -> io::Result<()> {
         while self.input == Input::Open {
-            match io.read_now(scratch) {
+            match io.discard_now(scratch) {
                 Ok(0) => self.input = Input::Ended,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -373,6 +406,19 @@ impl Transfer {
         let sent = write_some(io, &chunk[..n])?;
         self.pending.push(&chunk[sent..n]);
         Ok(n)
+    }
+}
+
+/// Reads and drops until the client closes; any error ends it too.
+fn linger<T: Transport>(io: &mut T, scratch: &mut [u8]) -> Next {
+    loop {
+        match io.discard_now(scratch) {
+            Ok(0) => return Next::Close(Reason::Done),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Close(Reason::Done),
+        }
     }
 }
 

@@ -159,9 +159,13 @@ pub trait Transport: io::Read + io::Write {
     /// memory (`sendfile(2)`); 0 means `offset` is past the file's end.
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize>;
 
-    /// Reads what has already arrived, never waiting, even on a blocking socket: `WouldBlock`
-    /// if nothing has.
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Reads into `buf`, to be dropped, what has already arrived, never waiting even on a
+    /// blocking socket (`WouldBlock` if nothing has). Input a service does not want is not
+    /// progress: it does not hold off the idle timeout.
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Sends FIN after what was written; reading goes on.
+    fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
 /// A blocking socket, as the threaded and iterative drivers use.
@@ -170,8 +174,12 @@ impl Transport for std::net::TcpStream {
         sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
     }
 
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         sys::recv_now(self.as_raw_fd(), buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -181,8 +189,12 @@ impl Transport for mio::net::TcpStream {
         sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
     }
 
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         io::Read::read(self, buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
     }
 }
 

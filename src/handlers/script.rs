@@ -20,6 +20,8 @@ pub struct Script {
     pub room: usize,
     /// Every write fails with this, if set.
     pub write_error: Option<io::ErrorKind>,
+    /// The service sent FIN.
+    pub write_shut: bool,
 }
 
 impl Script {
@@ -107,7 +109,12 @@ impl Transport for Script {
         self.write(&buf[..n])
     }
 
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read(buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.write_shut = true;
+        Ok(())
     }
 }

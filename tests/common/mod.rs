@@ -5,6 +5,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tcpserve::{Config, Handle};
@@ -100,28 +102,36 @@ pub fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-/// A directory of the test's own under the system temp dir, removed when dropped.
-pub struct ScratchDir(std::path::PathBuf);
+/// A scratch directory of its own under the system's temp dir (named for the test, the process
+/// and a counter), removed with everything in it when dropped. Symlinks inside are removed, never
+/// followed.
+pub struct TempDir {
+    path: PathBuf,
+}
 
-impl ScratchDir {
-    pub fn new(label: &str) -> ScratchDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("tcpserve-{label}-{}-{n}", std::process::id()));
+impl TempDir {
+    pub fn new(test: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("tcpserve-{test}-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        // Left over by an earlier process that had the same id and crashed.
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create scratch dir");
-        ScratchDir(path)
+        std::fs::create_dir(&path).expect("create the test's temp dir");
+        TempDir { path }
     }
 
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
     }
 }
 
-impl Drop for ScratchDir {
+impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

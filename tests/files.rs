@@ -1,0 +1,1368 @@
+//! The file-download service (raw protocol) over real sockets, against an in-process server on
+//! a free port: files of every size arrive intact; a name ends at a newline, a CRLF, a
+//! half-close or a quiet period; a table of hostile names never yields a byte from outside the
+//! root; many downloads at once, a slow reader, a 5 GiB sparse file and a shrinking file are all
+//! served correctly; a dropped client gives back its descriptors; stalled clients are closed by
+//! the request and idle timeouts; bytes sent after the name do no harm, before or after the
+//! server is done (regressions of two fixed bugs, at the end).
+//!
+//! Not tested here: an unreadable file inside the root. The tests run as root, which reads any
+//! file whatever its mode bits, so a permission-based case would assert nothing.
+
+mod common;
+
+use std::collections::hash_map::RandomState;
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, FileExt, MetadataExt};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{mpsc, Mutex, Once, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tcpserve::root::{Refusal, Resolver, Root, MAX_NAME};
+use tcpserve::Config;
+
+const KIB: usize = 1 << 10;
+const MIB: usize = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Every test in this file runs in one process beside the in-process servers, so a count of
+/// the process's descriptors means something only while no other test runs: each test holds
+/// this lock shared, the one that counts descriptors holds it alone.
+static FD_LOCK: RwLock<()> = RwLock::new(());
+
+#[allow(dead_code)] // the guards are held, never read
+enum FdLock {
+    Shared(RwLockReadGuard<'static, ()>),
+    Alone(RwLockWriteGuard<'static, ()>),
+}
+
+/// A test's scratch directory, with the descriptor lock held. Declared first in a test, it is
+/// dropped last: after the server (stopped and joined) and every client.
+struct Scratch {
+    dir: TempDir,
+    _lock: FdLock,
+}
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let lock = FD_LOCK.read().unwrap_or_else(|e| e.into_inner());
+        Scratch {
+            dir: TempDir::new(test),
+            _lock: FdLock::Shared(lock),
+        }
+    }
+
+    /// For the test that counts descriptors: no other test of this file runs meanwhile.
+    fn alone(test: &str) -> Scratch {
+        let lock = FD_LOCK.write().unwrap_or_else(|e| e.into_inner());
+        Scratch {
+            dir: TempDir::new(test),
+            _lock: FdLock::Alone(lock),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file at `rel` (bytes, so non-UTF-8 names work) and returns its path.
+    fn put(&self, rel: impl AsRef<[u8]>, data: &[u8]) -> PathBuf {
+        let path = self.dir.join(OsStr::from_bytes(rel.as_ref()));
+        fs::write(&path, data).expect("write a test file");
+        path
+    }
+}
+
+/// 64 MiB of pseudo-random bytes, made once for the whole file: the big test files are this
+/// or a prefix of it.
+fn big() -> &'static [u8] {
+    static BIG: OnceLock<Vec<u8>> = OnceLock::new();
+    BIG.get_or_init(|| random_bytes(64 * MIB, 64))
+}
+
+/// Connects to the files service and sends `name` ended by a newline.
+fn request(addr: SocketAddr, name: &[u8]) -> TcpStream {
+    let mut stream = connect(addr);
+    stream
+        .write_all(&[name, b"\n"].concat())
+        .expect("send the name");
+    stream
+}
+
+/// Downloads `name` (newline-terminated) and returns every byte up to end-of-stream.
+fn download(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
+    read_to_end(&mut request(addr, name))
+}
+
+/// Fails the test if `got` is not `want`, saying where they part, without printing megabytes.
+fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b);
+        let at = at.unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{what}: got {} bytes, want {}; first difference at byte {at}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Reads `stream` to its end in chunks, checking each against `want` at its offset without
+/// keeping it; fails on a wrong byte, a byte too many, or an early end.
+fn read_and_check(stream: &mut TcpStream, want: &[u8], what: &str) {
+    let mut buf = vec![0; 256 * KIB];
+    let mut at = 0;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => panic!("{what}: read after {at} bytes: {e}"),
+        };
+        if n == 0 {
+            break;
+        }
+        assert!(
+            at + n <= want.len(),
+            "{what}: more than {} bytes",
+            want.len()
+        );
+        assert_same(&buf[..n], &want[at..at + n], &format!("{what} at {at}"));
+        at += n;
+    }
+    assert_eq!(at, want.len(), "{what}: ended early");
+}
+
+/// How a read-to-the-end came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Clean end-of-stream (the server's FIN).
+    Eof,
+    /// ECONNRESET: the server closed with input of ours unread (or we wrote after its close).
+    Reset,
+    /// More than the cap arrived; the rest was not read.
+    Capped,
+    /// Any other error, a read timeout included.
+    Failed(io::ErrorKind),
+}
+
+/// Reads until the stream ends or more than `cap` bytes have arrived.
+fn read_capped(stream: &mut TcpStream, cap: usize) -> (Vec<u8>, End) {
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * KIB];
+    // Bounded: each pass ends the loop or adds at least a byte toward the cap.
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (got, End::Eof),
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.len() > cap {
+                    return (got, End::Capped);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return (got, End::Reset),
+            Err(e) => return (got, End::Failed(e.kind())),
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A name as a test message shows it: escaped, and cut short.
+fn shown(bytes: &[u8]) -> String {
+    let s = bytes.escape_ascii().to_string();
+    if s.len() > 60 {
+        format!("{}... ({} bytes)", &s[..60], bytes.len())
+    } else {
+        s
+    }
+}
+
+/// Descriptors this process has open now.
+fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// Descriptors this process has open on `path`.
+fn fds_on(path: &Path) -> usize {
+    let entries = fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
+    entries
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target == path)
+        .count()
+}
+
+/// Sets a flag when dropped, so a helper thread stops even if the test fails mid-way.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
+}
+
+// The access log: every request ends with one line (target `tcpserve::access`). These tests
+// capture the lines in memory with the thread that logged them: each server logs on its own
+// reactor thread, which tells one test's server from another's (client ports are reused, and
+// Linux may even give two live connections to different servers the same local port).
+
+struct Captured {
+    thread: thread::ThreadId,
+    level: log::Level,
+    line: String,
+}
+
+static ACCESS_LINES: Mutex<Vec<Captured>> = Mutex::new(Vec::new());
+
+fn access_lines_now() -> std::sync::MutexGuard<'static, Vec<Captured>> {
+    ACCESS_LINES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct AccessLog;
+
+impl log::Log for AccessLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.target() == "tcpserve::access"
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let captured = Captured {
+                thread: thread::current().id(),
+                level: record.level(),
+                line: record.args().to_string(),
+            };
+            access_lines_now().push(captured);
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// One server's access lines.
+struct ServerLog {
+    thread: thread::ThreadId,
+}
+
+impl ServerLog {
+    /// Installs the capture (once per process) and finds `addr`'s reactor thread by the line
+    /// of a request for a name nobody else asks for.
+    fn of(addr: SocketAddr) -> ServerLog {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            log::set_logger(&AccessLog).expect("no other logger in this test binary");
+            log::set_max_level(log::LevelFilter::Info);
+        });
+        let probe = format!("probe-{:016x}", unique());
+        // The line is logged before the close that ends the download.
+        assert_eq!(download(addr, probe.as_bytes()), b"", "the probe");
+        let lines = access_lines_now();
+        let found = lines.iter().find(|c| c.line.contains(&probe));
+        ServerLog {
+            thread: found.expect("the probe's access line").thread,
+        }
+    }
+
+    /// The lines this server logged for the client at `client`.
+    fn lines(&self, client: SocketAddr) -> Vec<(log::Level, String)> {
+        let prefix = format!("files {client} \"");
+        access_lines_now()
+            .iter()
+            .filter(|c| c.thread == self.thread && c.line.starts_with(&prefix))
+            .map(|c| (c.level, c.line.clone()))
+            .collect()
+    }
+}
+
+/// A random number, different in every call.
+fn unique() -> u64 {
+    RandomState::new().build_hasher().finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integrity
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn files_of_every_size_arrive_byte_identical() {
+    let scratch = Scratch::new("sizes");
+    let files: [(&str, Vec<u8>); 4] = [
+        ("empty.bin", Vec::new()),
+        ("one.bin", random_bytes(1, 1)),
+        ("one-mib.bin", random_bytes(MIB, 2)),
+        ("sixty-four-mib.bin", big().to_vec()),
+    ];
+    for (name, data) in &files {
+        scratch.put(name, data);
+    }
+    let server = start(&files_config(scratch.path()));
+    for (name, data) in &files {
+        let got = download(server.files_addr(), name.as_bytes());
+        assert_same(&got, data, name);
+    }
+    let total: usize = files.iter().map(|(_, data)| data.len()).sum();
+    wait_until("the counters to show every byte and every close", || {
+        let stats = server.stats();
+        stats.bytes_out == total as u64 && stats.open == 0 && stats.closed == 4
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framing: where a name ends
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_bare_name_from_a_waiting_client_is_served_after_the_quiet_period() {
+    let scratch = Scratch::new("bare");
+    let hello = random_bytes(3000, 3);
+    scratch.put("hello.txt", &hello);
+    let config = files_config(scratch.path()); // the default quiet period, 100 ms
+    let server = start(&config);
+    // The lesson's client: the bare name in one send, no newline, no half-close, then read
+    // until the server closes.
+    let started = Instant::now();
+    let mut client = connect(server.files_addr());
+    client.write_all(b"hello.txt").unwrap();
+    let got = read_to_end(&mut client);
+    let took = started.elapsed();
+    assert_same(&got, &hello, "bare name");
+    assert!(
+        took >= config.name_wait,
+        "served after {took:?}, before the quiet period ({:?}) was over",
+        config.name_wait
+    );
+}
+
+#[test]
+fn with_name_wait_zero_the_first_read_is_the_whole_name() {
+    let scratch = Scratch::new("wait0");
+    let hello = random_bytes(3000, 4);
+    scratch.put("hello.txt", &hello);
+    let config = Config {
+        name_wait: Duration::ZERO,
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    // Bare: served at once, without a terminator and without waiting.
+    let mut bare = connect(server.files_addr());
+    bare.write_all(b"hello.txt").unwrap();
+    assert_same(&read_to_end(&mut bare), &hello, "bare name, name_wait 0");
+    // A newline is still a terminator, not part of the name.
+    let got = download(server.files_addr(), b"hello.txt");
+    assert_same(&got, &hello, "newline, name_wait 0");
+    // The first read is all there is: half a name is taken as the name (no such file), and the
+    // server closes without waiting for the rest.
+    let mut half = connect(server.files_addr());
+    half.write_all(b"hel").unwrap();
+    assert_eq!(read_capped(&mut half, 0), (Vec::new(), End::Eof));
+}
+
+#[test]
+fn a_name_ends_at_a_newline_crlf_or_half_close_however_it_is_written() {
+    let scratch = Scratch::new("framing");
+    let nested = random_bytes(5000, 5);
+    fs::create_dir(scratch.path().join("sub")).unwrap();
+    scratch.put("sub/nested.txt", &nested);
+    // A long quiet period: each name below must end at its terminator, never at the quiet
+    // period, and writes paced 20 ms apart must not be taken for separate names.
+    let config = Config {
+        name_wait: Duration::from_secs(2),
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    let cases: &[(&str, &[&[u8]], bool)] = &[
+        (
+            "three writes, newline",
+            &[b"sub/ne", b"sted.t", b"xt\n"],
+            false,
+        ),
+        ("CRLF", &[b"sub/nested.txt\r\n"], false),
+        (
+            "CRLF split over two writes",
+            &[b"sub/nested.txt\r", b"\n"],
+            false,
+        ),
+        (
+            "newline alone in the last write",
+            &[b"sub/nested.txt", b"\n"],
+            false,
+        ),
+        ("half-close", &[b"sub/nested.txt"], true),
+        (
+            "two writes, then half-close",
+            &[b"sub/", b"nested.txt"],
+            true,
+        ),
+    ];
+    for &(what, writes, half_close) in cases {
+        let started = Instant::now();
+        let mut client = connect(server.files_addr());
+        client.set_nodelay(true).unwrap();
+        for (i, part) in writes.iter().enumerate() {
+            if i > 0 {
+                thread::sleep(Duration::from_millis(20)); // pacing, well below name_wait
+            }
+            client.write_all(part).unwrap();
+        }
+        if half_close {
+            client.shutdown(Shutdown::Write).unwrap();
+        }
+        let got = read_to_end(&mut client);
+        let took = started.elapsed();
+        assert_same(&got, &nested, what);
+        assert!(
+            took < config.name_wait,
+            "{what}: took {took:?}: ended by the quiet period, not the terminator"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confinement
+// ---------------------------------------------------------------------------------------------
+
+/// A scratch tree for the hostile names: `<tmp>/outside/secret.txt` holds a unique marker;
+/// `<tmp>/root` is served, with ordinary files, symlinks leading in and out, loops, a FIFO, a
+/// Unix socket and (where the sandbox allows `mknod`) a device node.
+struct Tree {
+    scratch: Scratch,
+    root: PathBuf,
+    secret: PathBuf,
+    marker: String,
+    _socket: UnixListener,
+}
+
+impl Tree {
+    fn new(test: &str) -> Tree {
+        let scratch = Scratch::new(test);
+        let base = scratch.path().to_path_buf();
+        let marker = format!("TOP-SECRET-{:016x}", unique());
+        fs::create_dir(base.join("outside")).unwrap();
+        let secret = base.join("outside/secret.txt");
+        fs::write(&secret, format!("{marker}: never to be served\n")).unwrap();
+        let root = base.join("root");
+        let sub = root.join("sub");
+        fs::create_dir_all(&sub).unwrap();
+        let files: &[(&[u8], &[u8])] = &[
+            (b"inside.txt", b"an ordinary file inside the root\n"),
+            (b"sub/nested.txt", b"a file one level down\n"),
+            (
+                b"sub/secret.txt",
+                b"a decoy inside the root, not the secret\n",
+            ),
+            (b"\xc4\xe3\xba\xc3.txt", b"named in GBK\n"),
+            ("你好.txt".as_bytes(), b"named in UTF-8\n"),
+            (b"with space.txt", b"a space in the name\n"),
+            (b"...", b"three dots is a name, not a parent\n"),
+            (b"a..b", b"two dots inside a name\n"),
+        ];
+        for (rel, data) in files {
+            fs::write(root.join(OsStr::from_bytes(rel)), data).unwrap();
+        }
+        let links: &[(&str, &Path)] = &[
+            ("link_out", Path::new("../outside/secret.txt")),
+            ("abs_out", &secret),
+            ("dir_out", Path::new("../outside")),
+            ("link_in", Path::new("inside.txt")),
+            ("etc", Path::new("/etc")),
+            ("proc_root", Path::new("/proc/self/root")),
+            ("loop1", Path::new("loop2")),
+            ("loop2", Path::new("loop1")),
+            ("dev_zero", Path::new("/dev/zero")),
+            ("sub/link_out", Path::new("../../outside/secret.txt")),
+            ("sub/up", Path::new("..")),     // the root itself: inside
+            ("sub/up2", Path::new("../..")), // the scratch dir: outside
+        ];
+        for (link, target) in links {
+            symlink(target, root.join(link)).unwrap();
+        }
+        let fifo = CString::new(root.join("fifo").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+        let socket = UnixListener::bind(root.join("sock")).expect("bind a Unix socket");
+        // A device node inside the root (not through a symlink): needs CAP_MKNOD, which a
+        // sandbox may withhold; without it the name is simply not found, refused all the same.
+        let zero = CString::new(root.join("zero").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string; makedev(1, 5) is /dev/zero.
+        let made =
+            unsafe { libc::mknod(zero.as_ptr(), libc::S_IFCHR | 0o644, libc::makedev(1, 5)) };
+        if made != 0 {
+            eprintln!(
+                "no device node inside the root (mknod: {}); the \"zero\" row tests a missing name",
+                io::Error::last_os_error()
+            );
+        }
+        Tree {
+            scratch,
+            root,
+            secret,
+            marker,
+            _socket: socket,
+        }
+    }
+
+    /// The content of a file inside the root.
+    fn content(&self, rel: &[u8]) -> Vec<u8> {
+        fs::read(self.root.join(OsStr::from_bytes(rel))).expect("an inside file")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Closed without a byte.
+    Refused,
+    /// Exactly the content of this file inside the root.
+    Served(&'static [u8]),
+}
+
+struct Row {
+    /// What the client sends; it then shuts down its sending side.
+    payload: Vec<u8>,
+    /// The name the server's framing takes from the payload.
+    name: Vec<u8>,
+    want: Want,
+}
+
+/// A row whose payload is `name` and a newline.
+fn line(name: impl AsRef<[u8]>, want: Want) -> Row {
+    let name = name.as_ref().to_vec();
+    Row {
+        payload: [&name[..], b"\n"].concat(),
+        name,
+        want,
+    }
+}
+
+/// A row whose payload is sent as given; the name is what the framing makes of it.
+fn raw(payload: impl AsRef<[u8]>, name: impl AsRef<[u8]>, want: Want) -> Row {
+    Row {
+        payload: payload.as_ref().to_vec(),
+        name: name.as_ref().to_vec(),
+        want,
+    }
+}
+
+/// The hostile names and their positive controls.
+fn hostile_rows(tree: &Tree) -> Vec<Row> {
+    use Want::*;
+    let secret = tree.secret.as_os_str().as_bytes();
+    vec![
+        // Traversal, spelled every way.
+        line("../outside/secret.txt", Refused),
+        line("/../outside/secret.txt", Refused),
+        line("//../outside/secret.txt", Refused),
+        line("sub/../../outside/secret.txt", Refused),
+        line("./../outside/secret.txt", Refused),
+        line("sub/up/../outside/secret.txt", Refused),
+        line("..", Refused),
+        line("../", Refused),
+        line("/..", Refused),
+        line("sub/..", Refused),
+        line("sub/../inside.txt", Refused), // `..` is refused even where it would stay inside
+        line("....//outside", Refused),
+        line("..\\outside\\secret.txt", Refused),
+        line("%2e%2e/outside/secret.txt", Refused), // the raw protocol does not percent-decode
+        line("%2e%2e%2foutside%2fsecret.txt", Refused),
+        line(b"\xff\xfe/../outside/secret.txt", Refused),
+        // An absolute name means the root: never the real file.
+        line("/etc/passwd", Refused), // root/etc -> /etc: an absolute symlink
+        line(secret, Refused),
+        line([b"/proc/self/root", secret].concat(), Refused),
+        // Symlinks that lead out.
+        line("link_out", Refused),
+        line("abs_out", Refused),
+        line("dir_out", Refused),
+        line("dir_out/secret.txt", Refused),
+        line("sub/link_out", Refused),
+        line("sub/up2/outside/secret.txt", Refused),
+        line("etc", Refused),
+        line("etc/passwd", Refused),
+        line("proc_root/etc/passwd", Refused),
+        line([b"proc_root", secret].concat(), Refused),
+        line("loop1", Refused),
+        line("loop2/x", Refused),
+        line("dev_zero", Refused),
+        // Not regular files.
+        line("fifo", Refused),
+        line("sock", Refused),
+        line("zero", Refused),
+        line("sub", Refused),
+        line("sub/", Refused),
+        line("sub/up", Refused),
+        line("/", Refused),
+        line(".", Refused),
+        // Bytes that make no name.
+        line(b"inside.txt\0../x", Refused),
+        line(b"\0", Refused),
+        line(b"\x01\x02inside.txt", Refused),
+        line(b"\x1b[31m", Refused),
+        line(b"\xc4\xe3\xba\xc3", Refused), // GBK for 你好: no file of that name
+        line(vec![b'a'; 5000], Refused),
+        line(vec![b'a'; MAX_NAME + 1], Refused),
+        raw(vec![b'a'; MAX_NAME + 1], vec![b'a'; MAX_NAME + 1], Refused),
+        line(vec![b'a'; MAX_NAME], Refused), // within the limit, too long for the kernel
+        line("", Refused),
+        raw("\r\n", "", Refused),
+        raw("", "", Refused), // nothing at all, then half-close
+        line("inside.txt/", Refused),
+        line("link_in/", Refused),
+        raw("inside.txt\r", "inside.txt\r", Refused), // a CR is dropped only before LF
+        line(" inside.txt", Refused),
+        line("inside.txt ", Refused),
+        // What follows the terminator is ignored, whatever it says.
+        raw(
+            "inside.txt\n../outside/secret.txt\n",
+            "inside.txt",
+            Served(b"inside.txt"),
+        ),
+        raw(
+            "../outside/secret.txt\ninside.txt\n",
+            "../outside/secret.txt",
+            Refused,
+        ),
+        // Positive controls: names that stay inside are served.
+        line("inside.txt", Served(b"inside.txt")),
+        line("/inside.txt", Served(b"inside.txt")),
+        line("//inside.txt", Served(b"inside.txt")),
+        line("./inside.txt", Served(b"inside.txt")),
+        raw("inside.txt\r\n", "inside.txt", Served(b"inside.txt")),
+        line("link_in", Served(b"inside.txt")),
+        line("sub/./nested.txt", Served(b"sub/nested.txt")),
+        line("sub//nested.txt", Served(b"sub/nested.txt")),
+        line("sub/up/inside.txt", Served(b"inside.txt")), // a symlink up that stays beneath
+        line("sub/secret.txt", Served(b"sub/secret.txt")),
+        line(b"\xc4\xe3\xba\xc3.txt", Served(b"\xc4\xe3\xba\xc3.txt")),
+        line("你好.txt", Served("你好.txt".as_bytes())),
+        line("with space.txt", Served(b"with space.txt")),
+        line("...", Served(b"...")),
+        line("a..b", Served(b"a..b")),
+    ]
+}
+
+#[test]
+fn hostile_names_never_yield_a_byte_from_outside_the_root() {
+    let tree = Tree::new("hostile");
+    // A long quiet period: every row must end at its terminator or the half-close that follows
+    // it; a row left to the quiet period would run into the read timeout below and fail.
+    let config = Config {
+        name_wait: Duration::from_secs(10),
+        ..files_config(&tree.root)
+    };
+    let server = start(&config);
+    let log = ServerLog::of(server.files_addr());
+    let rows = hostile_rows(&tree);
+    assert!(rows.len() >= 60, "the table lost rows");
+    let mut failures = Vec::new();
+    for row in &rows {
+        let label = shown(&row.payload);
+        let cap = match row.want {
+            Want::Served(rel) => tree.content(rel).len(),
+            Want::Refused => 0,
+        }
+        .max(64 * KIB);
+        let mut client = connect(server.files_addr());
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let peer = client.local_addr().unwrap();
+        if !row.payload.is_empty() {
+            client.write_all(&row.payload).expect("send the payload");
+        }
+        // Fails if the server has already reset the connection; the read below tells.
+        let _ = client.shutdown(Shutdown::Write);
+        let (got, end) = read_capped(&mut client, cap);
+
+        if contains(&got, tree.marker.as_bytes()) {
+            failures.push(format!("{label}: THE SECRET LEAKED ({} bytes)", got.len()));
+            continue;
+        }
+        match row.want {
+            Want::Refused => {
+                // The server reads at most MAX_NAME + 1 bytes of a name and closes with the
+                // rest unread, which Linux turns into a reset: no byte is lost, the refusal
+                // only arrives as ECONNRESET rather than end-of-stream.
+                let unread = row.payload.len() > MAX_NAME + 1;
+                let closed = end == End::Eof || (unread && end == End::Reset);
+                if !got.is_empty() || !closed {
+                    failures.push(format!(
+                        "{label}: want refused, got {} bytes, {end:?}",
+                        got.len()
+                    ));
+                }
+            }
+            Want::Served(rel) => {
+                if got != tree.content(rel) || end != End::Eof {
+                    failures.push(format!(
+                        "{label}: want {}, got {} bytes, {end:?}",
+                        shown(rel),
+                        got.len()
+                    ));
+                }
+            }
+        }
+        // One access line per request, a warning for a refusal; nothing for a connection that
+        // sent nothing. The name is escaped: no control character reaches the log.
+        let lines = log.lines(peer);
+        let level = match row.want {
+            Want::Refused => log::Level::Warn,
+            Want::Served(_) => log::Level::Info,
+        };
+        let want_lines = usize::from(!row.payload.is_empty());
+        if lines.len() != want_lines || lines.iter().any(|(l, _)| *l != level) {
+            failures.push(format!("{label}: access lines {lines:?}"));
+        }
+        if lines.iter().any(|(_, l)| l.chars().any(char::is_control)) {
+            failures.push(format!("{label}: a control character in {lines:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+    // Still healthy: a plain download works, and nothing was left open.
+    let got = download(server.files_addr(), b"inside.txt");
+    assert_same(&got, &tree.content(b"inside.txt"), "after the table");
+    wait_until("every connection to close", || server.stats().open == 0);
+    assert_eq!(server.stats().buffered, 0);
+    assert!(tree.scratch.path().join("outside/secret.txt").is_file());
+}
+
+/// The same table against the confinement layer directly, through both resolvers: `openat2`
+/// (what this kernel uses, so the sockets test above covers it) and the real-path fallback for
+/// kernels before 5.6, which no socket test can reach here.
+#[test]
+fn both_resolvers_refuse_the_hostile_names() {
+    let tree = Tree::new("resolvers");
+    let root = Root::new(&tree.root).unwrap();
+    for resolver in [Resolver::Openat2, Resolver::RealPath] {
+        if let Err(Refusal::Io(io::ErrorKind::Unsupported)) =
+            root.open_with(b"inside.txt", resolver)
+        {
+            eprintln!("{resolver:?} is not available on this kernel: skipped");
+            continue;
+        }
+        let mut failures = Vec::new();
+        for row in hostile_rows(&tree) {
+            let label = format!("{resolver:?} {}", shown(&row.name));
+            match (root.open_with(&row.name, resolver), row.want) {
+                (Ok(mut opened), want) => {
+                    let mut got = Vec::new();
+                    opened.file.read_to_end(&mut got).unwrap();
+                    match want {
+                        _ if contains(&got, tree.marker.as_bytes()) => {
+                            failures.push(format!("{label}: THE SECRET LEAKED"))
+                        }
+                        Want::Served(rel) if got == tree.content(rel) => {
+                            assert_eq!(opened.size, got.len() as u64, "{label}: size")
+                        }
+                        _ => failures.push(format!(
+                            "{label}: want {want:?}, opened {} bytes",
+                            got.len()
+                        )),
+                    }
+                }
+                (Err(refusal), Want::Served(_)) => {
+                    failures.push(format!("{label}: want served, refused: {refusal}"))
+                }
+                (Err(_), Want::Refused) => {}
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+/// A symlink swapped between a file inside and the secret outside while clients keep asking
+/// for it: each request gets the inside file or a refusal, never the secret (the kernel
+/// resolves and checks in one step; the fallback checks the very file it opened).
+#[test]
+fn a_symlink_swapped_during_requests_never_leaks() {
+    const ROUNDS: usize = 150;
+    let tree = Tree::new("swap");
+    let server = start(&files_config(&tree.root));
+    let root = Root::new(&tree.root).unwrap();
+    let inside = tree.content(b"inside.txt");
+    let decoy = tree.content(b"sub/secret.txt");
+    symlink("inside.txt", tree.root.join("flip")).unwrap();
+    symlink("sub", tree.root.join("flipdir")).unwrap();
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        let _stop_on_exit = SetOnDrop(&stop);
+        let flipper = s.spawn(|| {
+            let targets = [
+                [("flip", "inside.txt"), ("flipdir", "sub")],
+                [("flip", "../outside/secret.txt"), ("flipdir", "../outside")],
+            ];
+            let deadline = Instant::now() + PATIENCE;
+            let mut flips = 0usize;
+            while !stop.load(Relaxed) && Instant::now() < deadline {
+                for (link, target) in targets[flips % 2] {
+                    let tmp = tree.root.join(format!("{link}.tmp"));
+                    let _ = fs::remove_file(&tmp);
+                    symlink(target, &tmp).unwrap();
+                    fs::rename(&tmp, tree.root.join(link)).unwrap(); // atomic swap
+                }
+                flips += 1;
+            }
+            flips
+        });
+        let (mut served, mut refused) = (0, 0);
+        for _ in 0..ROUNDS {
+            for (name, want) in [(&b"flip"[..], &inside), (b"flipdir/secret.txt", &decoy)] {
+                let mut client = request(server.files_addr(), name);
+                let (got, end) = read_capped(&mut client, 64 * KIB);
+                assert!(!contains(&got, tree.marker.as_bytes()), "the secret leaked");
+                assert_eq!(end, End::Eof, "{}", shown(name));
+                assert!(got.is_empty() || got == *want, "{}: {got:?}", shown(name));
+                for resolver in [Resolver::Openat2, Resolver::RealPath] {
+                    if let Ok(mut opened) = root.open_with(name, resolver) {
+                        let mut got = Vec::new();
+                        opened.file.read_to_end(&mut got).unwrap();
+                        assert!(
+                            !contains(&got, tree.marker.as_bytes()),
+                            "{resolver:?} leaked"
+                        );
+                    }
+                }
+                if got.is_empty() {
+                    refused += 1;
+                } else {
+                    served += 1;
+                }
+            }
+        }
+        stop.store(true, Relaxed);
+        let flips = flipper.join().unwrap();
+        eprintln!("{flips} swaps; {served} requests served the inside file, {refused} refused");
+        assert_eq!(served + refused, 2 * ROUNDS);
+    });
+    wait_until("every connection to close", || server.stats().open == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_hundred_concurrent_8_mib_downloads_arrive_intact() {
+    const THREADS: usize = 10;
+    const PER_THREAD: usize = 10;
+    const SIZE: usize = 8 * MIB;
+    let scratch = Scratch::new("hundred");
+    let want = &big()[..SIZE];
+    scratch.put("eight.bin", want);
+    let server = start(&files_config(scratch.path()));
+    let addr = server.files_addr();
+    let go = AtomicBool::new(false);
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let done: usize = thread::scope(|s| {
+        let _go_on_exit = SetOnDrop(&go); // a failing test must not leave workers waiting
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let ready = ready_tx.clone();
+                let go = &go;
+                s.spawn(move || {
+                    let mut conns: Vec<_> = (0..PER_THREAD)
+                        .map(|_| request(addr, b"eight.bin"))
+                        .collect();
+                    ready.send(()).unwrap();
+                    wait_until("the go signal", || go.load(Relaxed));
+                    for (i, conn) in conns.iter_mut().enumerate() {
+                        read_and_check(conn, want, &format!("thread {t} download {i}"));
+                    }
+                    conns.len()
+                })
+            })
+            .collect();
+        for _ in 0..THREADS {
+            ready_rx.recv_timeout(PATIENCE).expect("a worker connected");
+        }
+        // Every download is in flight at once before any is read past its socket buffers.
+        wait_until("all downloads open at once", || {
+            server.stats().open == (THREADS * PER_THREAD) as u64
+        });
+        go.store(true, Relaxed);
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    assert_eq!(done, THREADS * PER_THREAD);
+    wait_until("the counters to show every byte", || {
+        let stats = server.stats();
+        stats.open == 0 && stats.bytes_out == (THREADS * PER_THREAD * SIZE) as u64
+    });
+}
+
+#[test]
+fn a_slow_reader_does_not_hold_back_fast_ones() {
+    const SIZE: usize = 8 * MIB;
+    const FAST: usize = 5;
+    let scratch = Scratch::new("slow");
+    let want = &big()[..SIZE];
+    scratch.put("eight.bin", want);
+    let config = Config {
+        buffer: 16 * KIB,
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    let addr = server.files_addr();
+    let slow_got = AtomicUsize::new(0);
+    let fast_done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        let _stop_on_exit = SetOnDrop(&stop);
+        // 1 KiB every 50 ms: 20 KiB/s, about seven minutes for the whole file.
+        let slow = s.spawn(|| {
+            let mut client = request(addr, b"eight.bin");
+            let mut buf = [0u8; KIB];
+            let mut at = 0;
+            for _ in 0..600 {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                let n = client.read(&mut buf).expect("slow read");
+                if n == 0 {
+                    break;
+                }
+                assert_same(&buf[..n], &want[at..at + n], "slow reader");
+                at += n;
+                slow_got.store(at, Relaxed);
+                thread::sleep(Duration::from_millis(50)); // the client's pace, not a wait
+            }
+            client
+        });
+        wait_until("the slow reader's first bytes", || {
+            slow_got.load(Relaxed) > 0
+        });
+        let fast: Vec<_> = (0..FAST)
+            .map(|i| {
+                let fast_done = &fast_done;
+                s.spawn(move || {
+                    read_and_check(&mut request(addr, b"eight.bin"), want, &format!("fast {i}"));
+                    fast_done.fetch_add(1, Relaxed);
+                })
+            })
+            .collect();
+        // sendfile(2) sends straight from the page cache, so the server should hold nothing;
+        // whatever the method, never more than --buffer per connection.
+        let mut most = 0;
+        wait_until("the fast downloads to finish", || {
+            most = most.max(server.stats().buffered);
+            fast_done.load(Relaxed) == FAST
+        });
+        for f in fast {
+            f.join().unwrap();
+        }
+        let slow_so_far = slow_got.load(Relaxed);
+        assert!(
+            slow_so_far < SIZE / 4,
+            "the slow reader was not slow ({slow_so_far} bytes)"
+        );
+        stop.store(true, Relaxed);
+        let slow_client = slow.join().unwrap();
+        assert!(most <= config.buffer as u64, "buffered {most} bytes");
+        wait_until("only the slow reader to be left", || {
+            server.stats().open == 1
+        });
+        drop(slow_client);
+    });
+    wait_until("the slow reader's connection to close", || {
+        server.stats().open == 0
+    });
+}
+
+#[test]
+fn a_5_gib_sparse_file_streams_completely() {
+    const SIZE: u64 = 5 << 30;
+    // Non-zero bytes where offsets cross 2 GiB and 4 GiB (31- and 32-bit limits) and at the ends.
+    let markers: [(u64, u8); 8] = [
+        (0, 0xA5),
+        ((1 << 31) - 1, 0x01),
+        (1 << 31, 0x02),
+        ((1 << 32) - 1, 0x03),
+        (1 << 32, 0x04),
+        ((4 << 30) + 1, 0x5A),
+        (SIZE - 2, 0x06),
+        (SIZE - 1, 0xC3),
+    ];
+    let scratch = Scratch::new("sparse");
+    let path = scratch.path().join("sparse.bin");
+    let file = File::create(&path).unwrap();
+    if let Err(e) = file.set_len(SIZE) {
+        eprintln!("skipped: the temp filesystem cannot hold a 5 GiB file: {e}");
+        return;
+    }
+    for (at, byte) in markers {
+        file.write_all_at(&[byte], at).unwrap();
+    }
+    let allocated = file.metadata().unwrap().blocks() * 512;
+    if allocated > 64 << 20 {
+        eprintln!("skipped: the temp filesystem is not sparse ({allocated} bytes allocated)");
+        return;
+    }
+    drop(file);
+    let server = start(&files_config(scratch.path()));
+    let mut client = request(server.files_addr(), b"sparse.bin");
+    let zeros = vec![0u8; MIB];
+    let mut buf = vec![0u8; MIB];
+    let mut at: u64 = 0;
+    let mut seen = 0;
+    loop {
+        let n = client.read(&mut buf).expect("read the sparse file");
+        if n == 0 {
+            break;
+        }
+        assert!(at + n as u64 <= SIZE, "more than 5 GiB");
+        let chunk = &mut buf[..n];
+        for (pos, byte) in markers {
+            if (at..at + n as u64).contains(&pos) {
+                let i = (pos - at) as usize;
+                assert_eq!(chunk[i], byte, "the marker at {pos}");
+                chunk[i] = 0;
+                seen += 1;
+            }
+        }
+        // Everything else is a hole: compare with memcmp, not byte by byte.
+        assert!(chunk == &zeros[..n], "a non-zero byte in a hole near {at}");
+        at += n as u64;
+    }
+    assert_eq!(at, SIZE, "bytes received");
+    assert_eq!(seen, markers.len(), "markers seen");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that change, clients that go
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_file_shrinking_mid_transfer_ends_it_cleanly() {
+    const SHRUNK: usize = 2 * MIB;
+    let scratch = Scratch::new("shrink");
+    let path = scratch.put("shrinking.bin", big());
+    scratch.put("small.txt", b"still serving\n");
+    let server = start(&files_config(scratch.path()));
+    let log = ServerLog::of(server.files_addr());
+    let mut client = request(server.files_addr(), b"shrinking.bin");
+    let peer = client.local_addr().unwrap();
+    // A slow start: the transfer is mid-stream, 64 MiB cannot all be in the socket buffers.
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * KIB];
+    while got.len() < MIB {
+        let n = client.read(&mut buf).expect("read");
+        assert!(n > 0, "ended after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+        thread::sleep(Duration::from_millis(5)); // the client's pace
+    }
+    let before = got.len();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(SHRUNK as u64)
+        .unwrap();
+    let (rest, end) = read_capped(&mut client, big().len());
+    got.extend_from_slice(&rest);
+    assert_eq!(end, End::Eof, "after {} bytes", got.len());
+    assert!(
+        (before.max(SHRUNK)..big().len()).contains(&got.len()),
+        "{} bytes: want at least {} and fewer than {}",
+        got.len(),
+        before.max(SHRUNK),
+        big().len()
+    );
+    assert_same(&got, &big()[..got.len()], "the shrunk file");
+    wait_until("the transfer to close", || server.stats().open == 0);
+    let lines = log.lines(peer);
+    assert!(
+        lines.len() == 1 && lines[0].1.contains("truncated"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        download(server.files_addr(), b"small.txt"),
+        b"still serving\n"
+    );
+    wait_until("the last download to close", || server.stats().open == 0);
+}
+
+#[test]
+fn a_mid_stream_disconnect_releases_the_file_descriptor() {
+    // Counts this process's descriptors, so no other test of this file runs meanwhile.
+    let scratch = Scratch::alone("disconnect");
+    let path = scratch.put("big.bin", big());
+    let server = start(&files_config(scratch.path()));
+    let baseline = open_fds();
+    for how in ["drop", "reset"] {
+        let mut client = request(server.files_addr(), b"big.bin");
+        let mut first = vec![0; 256 * KIB];
+        client.read_exact(&mut first).expect("the first bytes");
+        assert_same(&first, &big()[..first.len()], how);
+        wait_until("the server to hold the file open", || fds_on(&path) == 1);
+        // The client's socket, the server's, and the file.
+        assert!(open_fds() >= baseline + 3, "{how}: descriptors not counted");
+        match how {
+            "drop" => drop(client), // with unread input, the kernel sends a reset
+            _ => reset(client),
+        }
+        wait_until("the descriptors to return to the baseline", || {
+            open_fds() == baseline && fds_on(&path) == 0 && server.stats().open == 0
+        });
+    }
+}
+
+#[test]
+fn a_stalled_name_is_closed_by_the_request_timeout() {
+    let scratch = Scratch::new("request-timeout");
+    let paced_file = random_bytes(2 * MIB, 12);
+    scratch.put("paced.bin", &paced_file);
+    let config = Config {
+        request_timeout: Duration::from_millis(300),
+        name_wait: Duration::from_secs(10),
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    let log = ServerLog::of(server.files_addr());
+    let limit = config.request_timeout + Duration::from_secs(5);
+
+    // Half a name, then nothing: the quiet period (10 s) is far off; the request timeout closes.
+    let started = Instant::now();
+    let mut half = connect(server.files_addr());
+    half.write_all(b"hel").unwrap();
+    assert_eq!(read_capped(&mut half, 0), (Vec::new(), End::Eof));
+    let took = started.elapsed();
+    assert!(
+        (config.request_timeout..limit).contains(&took),
+        "half a name closed after {took:?}"
+    );
+    let lines = log.lines(half.local_addr().unwrap());
+    assert!(
+        lines.len() == 1
+            && lines[0].0 == log::Level::Warn
+            && lines[0].1.contains("request timeout"),
+        "{lines:?}"
+    );
+
+    // Nothing at all.
+    let started = Instant::now();
+    let mut silent = connect(server.files_addr());
+    assert_eq!(read_capped(&mut silent, 0), (Vec::new(), End::Eof));
+    let took = started.elapsed();
+    assert!(
+        (config.request_timeout..limit).contains(&took),
+        "a silent client closed after {took:?}"
+    );
+
+    // A byte every 50 ms, never a terminator: each byte restarts the quiet period, and the
+    // connection is never idle, but the request as a whole is out of time.
+    let started = Instant::now();
+    let mut trickle = connect(server.files_addr());
+    trickle.set_nodelay(true).unwrap();
+    trickle
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut sent = 0;
+    let took = loop {
+        assert!(
+            started.elapsed() < limit,
+            "trickled {sent} bytes, still open"
+        );
+        if trickle.write_all(b"x").is_err() {
+            break started.elapsed(); // the server had closed and reset
+        }
+        sent += 1;
+        match trickle.read(&mut [0u8; 16]) {
+            Ok(0) => break started.elapsed(),
+            Ok(n) => panic!("{n} bytes for a name never finished"),
+            // The read timeout is the pace: a byte every 50 ms.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break started.elapsed(),
+            Err(e) => panic!("trickle: {e}"),
+        }
+    };
+    assert!(
+        took >= config.request_timeout,
+        "trickle closed after {took:?}"
+    );
+    assert!(sent >= 2, "only {sent} bytes trickled");
+
+    // The timeout is for the name only: a download read slowly outlives it.
+    let started = Instant::now();
+    let mut paced = request(server.files_addr(), b"paced.bin");
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * KIB];
+    while got.len() <= paced_file.len() {
+        let n = paced.read(&mut buf).expect("paced read");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        thread::sleep(Duration::from_millis(20)); // the client's pace
+    }
+    let took = started.elapsed();
+    assert_same(&got, &paced_file, "paced download");
+    assert!(took > config.request_timeout, "not paced: {took:?}");
+    wait_until("all four to be closed", || server.stats().open == 0);
+}
+
+#[test]
+fn a_stalled_reader_is_closed_by_the_idle_timeout() {
+    let scratch = Scratch::new("idle");
+    scratch.put("big.bin", big());
+    let config = Config {
+        idle_timeout: Duration::from_millis(300),
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    let log = ServerLog::of(server.files_addr());
+    let started = Instant::now();
+    let mut client = request(server.files_addr(), b"big.bin");
+    let peer = client.local_addr().unwrap();
+    // The client reads nothing: once the socket buffers are full no byte moves, and the idle
+    // timeout closes the connection, releasing the file.
+    wait_until("the server to close the stalled download", || {
+        let stats = server.stats();
+        stats.accepted == 2 && stats.open == 0 // the probe, then this client
+    });
+    let took = started.elapsed();
+    assert!(took >= config.idle_timeout, "closed after {took:?}");
+    // What was already in the socket buffers still arrives, then a clean end.
+    let (got, end) = read_capped(&mut client, big().len());
+    assert_eq!(end, End::Eof);
+    assert!(got.len() < big().len(), "the whole file arrived");
+    assert_same(&got, &big()[..got.len()], "the part sent");
+    let lines = log.lines(peer);
+    assert!(
+        lines.len() == 1 && lines[0].1.contains("idle timeout"),
+        "{lines:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several services
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn one_server_serves_echo_and_files_side_by_side() {
+    let scratch = Scratch::new("both");
+    let hello = random_bytes(10_000, 11);
+    scratch.put("hello.txt", &hello);
+    let config = Config {
+        echo: Some("127.0.0.1:0".parse().unwrap()),
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    assert_ne!(server.echo_addr(), server.files_addr());
+    // Both at once, each speaking its own protocol: a name sent to echo comes back as text; a
+    // line sent to files is a name (of no file: refused, not echoed).
+    let mut echo = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut echo, b"hello.txt\n"), b"hello.txt\n");
+    assert_same(
+        &download(server.files_addr(), b"hello.txt"),
+        &hello,
+        "files",
+    );
+    assert_eq!(download(server.files_addr(), b"ping"), b"");
+    assert_eq!(echo_once(&mut echo, b"still here"), b"still here");
+    drop(echo);
+    wait_until("both closed", || server.stats().open == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input after the name
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes a client sends after its name while the file is still streaming are read and dropped:
+/// unread, they would make the server's final close a reset that discards the file's tail.
+#[test]
+fn bytes_sent_during_a_transfer_are_dropped_without_harm() {
+    const SIZE: usize = 16 * MIB; // far more than the socket buffers hold: still streaming
+    let scratch = Scratch::new("during");
+    let want = &big()[..SIZE];
+    scratch.put("sixteen.bin", want);
+    let server = start(&files_config(scratch.path()));
+    let mut client = request(server.files_addr(), b"sixteen.bin");
+    let mut first = [0u8; 1];
+    client.read_exact(&mut first).unwrap(); // the server has read the name and is sending
+    client
+        .write_all(b"a second line the server ignores\n")
+        .unwrap();
+    let (rest, end) = read_capped(&mut client, SIZE);
+    let got = [&first[..], &rest].concat();
+    assert_eq!(end, End::Eof, "after {} of {SIZE} bytes", got.len());
+    assert_same(&got, want, "the file");
+    wait_until("the transfer to close", || server.stats().open == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions of fixed bugs
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes a client sends after its name that arrive once the server has handed the whole file
+/// to the kernel: a closed socket would answer them with a reset (Linux aborts a closed
+/// connection that receives data), throwing away what of the file is still unread. The server
+/// half-closes and lingers instead.
+#[test]
+fn bytes_after_the_servers_close_do_not_cost_the_file_its_tail() {
+    const SIZE: usize = 256 * KIB;
+    let scratch = Scratch::new("trailing");
+    let want = &big()[..SIZE];
+    scratch.put("quarter.bin", want);
+    let server = start(&files_config(scratch.path()));
+    let mut client = request(server.files_addr(), b"quarter.bin");
+    // Reading nothing, let the server hand the whole file to the kernel: it fits in the two
+    // sockets' buffers, but not in the client's receive buffer alone.
+    wait_until("the server to send the whole file", || {
+        server.stats().bytes_out == SIZE as u64
+    });
+    client
+        .write_all(b"a second line the server ignores\n")
+        .unwrap();
+    let (got, end) = read_capped(&mut client, SIZE);
+    assert_eq!(end, End::Eof, "after {} of {SIZE} bytes", got.len());
+    assert_same(&got, want, "the file");
+}
+
+/// A client that stops reading but keeps sending a byte now and then is closed by the idle
+/// timeout all the same: bytes the transfer reads only to drop are not progress.
+#[test]
+fn a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout() {
+    let scratch = Scratch::new("idle-sending");
+    scratch.put("big.bin", big());
+    let config = Config {
+        idle_timeout: Duration::from_millis(300),
+        ..files_config(scratch.path())
+    };
+    let server = start(&config);
+    let started = Instant::now();
+    let mut client = request(server.files_addr(), b"big.bin");
+    client.set_nodelay(true).unwrap();
+    // Never a read: the socket buffers fill and no byte of the file moves after that.
+    let mut closed = false;
+    while started.elapsed() < config.idle_timeout + Duration::from_secs(5) {
+        let stats = server.stats();
+        if stats.accepted == 1 && stats.open == 0 {
+            closed = true;
+            break;
+        }
+        let _ = client.write(b"x"); // fails once the server has closed
+        thread::sleep(Duration::from_millis(50)); // the client's pace
+    }
+    let stats = server.stats();
+    assert!(closed, "still open after {:?}: {stats}", started.elapsed());
+    assert!(started.elapsed() >= config.idle_timeout);
+}
