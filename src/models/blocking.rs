@@ -36,8 +36,10 @@ enum Reads {
 struct BlockingIo<'a> {
     stream: &'a TcpStream,
     reads: Reads,
+    /// Bytes the service read, wrote, and read only to drop (not progress).
     bytes_in: u64,
     bytes_out: u64,
+    dropped: u64,
 }
 
 /// The socket timeout expired: to the service, the socket would block.
@@ -101,12 +103,21 @@ impl Transport for BlockingIo<'_> {
         Ok(n)
     }
 
-    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.reads == Reads::Drained {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        let before = self.bytes_in;
         let result = sys::recv_now(self.stream.as_raw_fd(), buf);
-        self.after_read(result, buf.len())
+        let result = self.after_read(result, buf.len());
+        // Counted, but not progress.
+        self.dropped += self.bytes_in - before;
+        self.bytes_in = before;
+        result
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -158,6 +169,7 @@ pub fn serve(
             reads: Reads::Wait,
             bytes_in: 0,
             bytes_out: 0,
+            dropped: 0,
         };
         let mut ctx = Ctx {
             scratch: &mut *scratch,
@@ -169,7 +181,7 @@ pub fn serve(
             Why::Ready => service.drive(&mut io, &mut ctx),
             Why::Deadline => service.on_deadline(&mut io, &mut ctx),
         };
-        stats.moved(io.bytes_in, io.bytes_out);
+        stats.moved(io.bytes_in + io.dropped, io.bytes_out);
         stats.rebuffered(before, service.buffered());
         now = Instant::now();
         if io.bytes_in + io.bytes_out > 0 {
