@@ -409,10 +409,11 @@ impl Transfer {
     }
 }
 
-/// Reads and drops until the client closes; any error ends it too.
+/// Reads and drops until the client closes; any error ends it too. A plain read, which may
+/// wait (on a blocking socket): lingering is bounded by its own deadline, not by progress.
 fn linger<T: Transport>(io: &mut T, scratch: &mut [u8]) -> Next {
     loop {
-        match io.discard_now(scratch) {
+        match io.read(scratch) {
             Ok(0) => return Next::Close(Reason::Done),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Read,
