@@ -1,6 +1,7 @@
 //! `tcpserve get` end to end: the binary against an in-process files server, or against a
 //! misbehaving server written here, checking the no-overwrite and no-half-file rules.
 
+#[macro_use]
 mod common;
 
 use std::fs;
@@ -11,6 +12,14 @@ use std::process::{Command, Output};
 use std::thread;
 
 use common::*;
+use tcpserve::Model;
+
+per_model!(
+    [reactor, threads, iterative]
+    a_file_arrives_whole_under_its_own_name_or_the_one_given,
+    an_existing_file_is_kept_unless_forced,
+    a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty,
+);
 
 fn get(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tcpserve"))
@@ -42,12 +51,11 @@ fn tree(name: &str) -> TempDir {
     dir
 }
 
-#[test]
-fn a_file_arrives_whole_under_its_own_name_or_the_one_given() {
+fn a_file_arrives_whole_under_its_own_name_or_the_one_given(model: Model) {
     let dir = tree("get-whole");
     let data = random_bytes(3 << 20, 11);
     fs::write(dir.path().join("root/sub/data.bin"), &data).unwrap();
-    let server = start(&files_config(&dir.path().join("root")));
+    let server = start(&files_config(model, &dir.path().join("root")));
     let addr = server.files_addr().to_string();
     let out = dir.path().join("out");
 
@@ -62,11 +70,10 @@ fn a_file_arrives_whole_under_its_own_name_or_the_one_given() {
     assert!(leftovers(&out).is_empty());
 }
 
-#[test]
-fn an_existing_file_is_kept_unless_forced() {
+fn an_existing_file_is_kept_unless_forced(model: Model) {
     let dir = tree("get-force");
     fs::write(dir.path().join("root/new.txt"), b"NEW").unwrap();
-    let server = start(&files_config(&dir.path().join("root")));
+    let server = start(&files_config(model, &dir.path().join("root")));
     let addr = server.files_addr().to_string();
     let out = dir.path().join("out");
     fs::write(out.join("new.txt"), b"OLD").unwrap();
@@ -137,10 +144,9 @@ fn a_broken_transfer_leaves_no_file_behind() {
     drop(hold);
 }
 
-#[test]
-fn a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty() {
+fn a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty(model: Model) {
     let dir = tree("get-empty");
-    let server = start(&files_config(&dir.path().join("root")));
+    let server = start(&files_config(model, &dir.path().join("root")));
     let out = dir.path().join("out");
     let run = get(&out, &[&server.files_addr().to_string(), "missing.txt"]);
     assert!(run.status.success(), "{}", stderr(&run));

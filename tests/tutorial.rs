@@ -2,12 +2,16 @@
 //! the clients it must never break. Where the lesson's folder is absent (a clone on its own),
 //! these tests say so and pass; the other tests carry equivalents of every case.
 
+#[macro_use]
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
+use tcpserve::Model;
+
+per_model!([reactor, threads, iterative] the_lessons_echo_client_gets_its_text_back);
 
 fn tutorial(program: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("TCPSERVE_TUTORIAL")
@@ -22,12 +26,11 @@ fn tutorial(program: &str) -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn the_lessons_echo_client_gets_its_text_back() {
+fn the_lessons_echo_client_gets_its_text_back(model: Model) {
     let Some(client) = tutorial("echo_client.py") else {
         return;
     };
-    let server = start(&echo_config());
+    let server = start(&echo_config(model));
     let port = server.echo_addr().port().to_string();
     for text in [None, Some("hello, tcpserve"), Some("x")] {
         let mut cmd = Command::new("python3");

@@ -35,6 +35,9 @@ enum Reads {
 /// The socket as a service sees it during one turn.
 struct BlockingIo<'a> {
     stream: &'a TcpStream,
+    /// Told the connection is busy as soon as a byte arrives: a turn can be a whole download,
+    /// and a shutdown must not take it for a connection at rest meanwhile.
+    reg: &'a Registration,
     reads: Reads,
     /// Bytes the service read, wrote, and read only to drop (not progress).
     bytes_in: u64,
@@ -54,6 +57,9 @@ impl BlockingIo<'_> {
     fn after_read(&mut self, result: io::Result<usize>, asked: usize) -> io::Result<usize> {
         match result.map_err(timed_out) {
             Ok(n) => {
+                if n > 0 {
+                    self.reg.set_at_rest(false);
+                }
                 self.bytes_in += n as u64;
                 self.reads = if n > 0 && n < asked {
                     Reads::Drained
@@ -166,6 +172,7 @@ pub fn serve(
         let before = service.buffered();
         let mut io = BlockingIo {
             stream,
+            reg,
             reads: Reads::Wait,
             bytes_in: 0,
             bytes_out: 0,

@@ -2,6 +2,8 @@
 //! deadline (never a bare sleep), and reproducible pseudo-random data.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod hostile;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -9,26 +11,55 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tcpserve::{Config, Handle};
+use tcpserve::{Config, Handle, Model};
+
+/// One `#[test]` per listed model for each listed function taking a [`Model`]: the test
+/// `name::model` calls `name(Model::...)`. A test that cannot apply to a model by nature is
+/// listed without it, with the reason in a comment beside the call.
+///
+/// ```ignore
+/// per_model!([reactor, threads, iterative] one_byte_comes_back, half_close_works);
+/// // Iterative serves one client at a time: a thousand at once cannot finish.
+/// per_model!([reactor, threads] a_thousand_connections);
+/// ```
+#[macro_export]
+macro_rules! per_model {
+    ($models:tt $($name:ident),+ $(,)?) => {
+        $( $crate::per_model!(@one $models $name); )+
+    };
+    (@one [$($model:ident),+] $name:ident) => {
+        mod $name {
+            $(
+                #[test]
+                fn $model() {
+                    let model = tcpserve::Model::from_name(stringify!($model)).unwrap();
+                    super::$name(model)
+                }
+            )+
+        }
+    };
+}
 
 /// How long any single wait in a test may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A config for an in-process echo server on a free loopback port, and nothing else.
-pub fn echo_config() -> Config {
+/// A config for an in-process echo server of `model` on a free loopback port, and nothing else.
+pub fn echo_config(model: Model) -> Config {
     Config {
         echo: Some("127.0.0.1:0".parse().unwrap()),
         files: None,
+        model,
         ..Config::default()
     }
 }
 
-/// A config for an in-process files server on a free loopback port, serving `root`.
-pub fn files_config(root: &std::path::Path) -> Config {
+/// A config for an in-process files server of `model` on a free loopback port, serving `root`.
+pub fn files_config(model: Model, root: &std::path::Path) -> Config {
     Config {
         echo: None,
         files: Some("127.0.0.1:0".parse().unwrap()),
         root: root.to_path_buf(),
+        model,
         ..Config::default()
     }
 }
