@@ -504,6 +504,17 @@ fn charts(rows: &[Row], m: &Matrix) -> Vec<(String, Chart)> {
                 }),
             ),
         ));
+        if rows.iter().any(|r| r.syscalls_per_op.is_some()) {
+            out.push((
+                format!("echo-{size}-syscalls.svg"),
+                chart(
+                    format!("Echo {size} B: server system calls per round trip"),
+                    "system calls per round trip",
+                    false,
+                    series(&echo, &|r| r.syscalls_per_op),
+                ),
+            ));
+        }
         out.push((
             format!("echo-{size}-cpu.svg"),
             chart(
