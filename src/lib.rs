@@ -5,6 +5,7 @@
 //! confined by [`root`]. [`server`] binds a [`Config`] and runs the reactor; [`clients`] are the
 //! matching command-line clients.
 
+pub mod bench;
 pub mod clients;
 pub mod config;
 pub mod conn;

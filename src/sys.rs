@@ -147,3 +147,76 @@ fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 }
+
+/// A nonblocking TCP connect to `remote`, from `local` if given (an address of this machine,
+/// e.g. another 127.x.y.z, each of which has its own ephemeral ports). The port is chosen at
+/// connect time (`IP_BIND_ADDRESS_NO_PORT`), so ports are shared across destinations as an
+/// unbound connect would. The connection is usually still in progress when this returns.
+pub fn connect_from(
+    local: Option<std::net::IpAddr>,
+    remote: std::net::SocketAddr,
+) -> io::Result<std::net::TcpStream> {
+    use std::net::SocketAddr;
+    let family = if remote.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: a plain call; the descriptor is owned at once below.
+    let fd = owned(unsafe { libc::socket(family, kind, 0) })?;
+    let stream = std::net::TcpStream::from(fd);
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    if let Some(ip) = local {
+        let one: libc::c_int = 1;
+        // SAFETY: a live int of the size given.
+        unsafe {
+            libc::setsockopt(
+                raw,
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        let (addr, len) = sockaddr(SocketAddr::new(ip, 0));
+        // SAFETY: addr is a live sockaddr of length len.
+        if unsafe { libc::bind(raw, (&addr as *const libc::sockaddr_storage).cast(), len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let (addr, len) = sockaddr(remote);
+    // SAFETY: addr is a live sockaddr of length len.
+    if unsafe { libc::connect(raw, (&addr as *const libc::sockaddr_storage).cast(), len) } != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(err);
+        }
+    }
+    Ok(stream)
+}
+
+fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; the family's fields are set below.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        std::net::SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large enough and aligned for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        std::net::SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is large enough and aligned for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr.s6_addr = v6.ip().octets();
+            sin6.sin6_scope_id = v6.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
