@@ -2,7 +2,7 @@
 //! client connections as small state machines, closed loop, until the run ends.
 //!
 //! - Echo: send a message, wait for all of it back, compare every byte, send again.
-//! - File: connect, send the name and half-close, read to end-of-stream, count the bytes,
+//! - File: connect, send the bare name and half-close, read to end-of-stream, count the bytes,
 //!   reconnect. Each download comes from the next of the source addresses, since every
 //!   connection the server closes first leaves a TIME_WAIT entry that holds its port for a minute.
 //! - Idle: one 1-byte round trip per connection, then hold it until the run ends.
@@ -195,7 +195,8 @@ impl<'a> Worker<'a> {
     fn new(plan: &'a Plan, ids: Range<usize>) -> io::Result<Worker<'a>> {
         let payload = match &plan.load {
             Load::Echo { size } => pattern(*size, ids.start as u64),
-            Load::File { name, .. } => [name.as_slice(), b"\n"].concat(),
+            // The bare name, then a half-close: the lesson's own server reads exactly this.
+            Load::File { name, .. } => name.clone(),
             Load::Idle => vec![b'.'],
         };
         let mut worker = Worker {
