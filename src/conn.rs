@@ -61,7 +61,7 @@ pub struct Conn {
 }
 
 /// Why a connection gets a turn.
-enum Why {
+pub enum Why {
     /// The socket reported readiness (or the last turn used up its budget).
     Ready,
     /// The service's deadline came.
@@ -159,29 +159,9 @@ impl Conn {
         }
     }
 
-    /// Runs the service as far as the socket and the turn's budget allow.
-    pub fn drive(
-        &mut self,
-        scratch: &mut [u8],
-        settings: &Settings,
-        stats: &mut Stats,
-        now: Instant,
-    ) -> Turn {
-        self.turn(scratch, settings, stats, now, Why::Ready)
-    }
-
-    /// Calls the service back at its deadline.
-    pub fn on_deadline(
-        &mut self,
-        scratch: &mut [u8],
-        settings: &Settings,
-        stats: &mut Stats,
-        now: Instant,
-    ) -> Turn {
-        self.turn(scratch, settings, stats, now, Why::Deadline)
-    }
-
-    fn turn(
+    /// Runs the service as far as the socket and the turn's budget allow: on readiness, or
+    /// at the service's deadline.
+    pub fn turn(
         &mut self,
         scratch: &mut [u8],
         settings: &Settings,

@@ -21,7 +21,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::conn::{Conn, Turn};
+use crate::conn::{Conn, Turn, Why};
 use crate::handlers::{Next, Reason, ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Listener, ACCEPT_BACKOFF};
 use crate::server::{Limits, Setup};
@@ -205,7 +205,13 @@ impl Reactor {
 
     fn drive(&mut self, key: usize, now: Instant) {
         let conn = &mut self.conns[key];
-        let turn = conn.drive(&mut self.scratch, &self.settings, &mut self.stats, now);
+        let turn = conn.turn(
+            &mut self.scratch,
+            &self.settings,
+            &mut self.stats,
+            now,
+            Why::Ready,
+        );
         self.after_turn(key, turn, now);
     }
 
@@ -413,8 +419,8 @@ impl Reactor {
                 .service_deadline(&self.settings)
                 .is_some_and(|due| due <= now)
             {
-                let turn =
-                    conn.on_deadline(&mut self.scratch, &self.settings, &mut self.stats, now);
+                let (scratch, stats) = (&mut self.scratch, &mut self.stats);
+                let turn = conn.turn(scratch, &self.settings, stats, now, Why::Deadline);
                 self.after_turn(key, turn, now);
             } else if conn.idle_deadline(self.limits.idle_timeout) <= now {
                 self.close(key, Reason::IdleTimeout, now);

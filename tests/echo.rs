@@ -37,6 +37,19 @@ per_model!(
     clients_over_max_conns_are_closed_at_once_until_a_slot_frees,
 );
 
+/// Writes `data` on a thread of its own, then half-closes; meanwhile reads everything back.
+fn send_all_and_read_back(client: &mut std::net::TcpStream, data: &[u8]) -> Vec<u8> {
+    let mut writer = client.try_clone().unwrap();
+    let sent = data.to_vec();
+    let writing = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let back = read_to_end(client);
+    writing.join().unwrap();
+    back
+}
+
 fn one_byte_comes_back(model: Model) {
     let server = start(&echo_config(model));
     let mut client = connect(server.echo_addr());
@@ -54,14 +67,7 @@ fn eight_mib_of_random_bytes_round_trip_intact(model: Model) {
     let server = start(&echo_config(model));
     let mut client = connect(server.echo_addr());
     let data = random_bytes(8 << 20, 1);
-    let mut writer = client.try_clone().unwrap();
-    let sent = data.clone();
-    let writing = thread::spawn(move || {
-        writer.write_all(&sent).unwrap();
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let back = read_to_end(&mut client);
-    writing.join().unwrap();
+    let back = send_all_and_read_back(&mut client, &data);
     assert!(
         back == data,
         "echo differs ({} of {} bytes back)",
@@ -177,14 +183,7 @@ fn half_close_delivers_everything_then_closes(model: Model) {
     // More than the buffer, sent before reading anything, so the server still owes bytes
     // when it sees the client's FIN.
     let data = random_bytes(1 << 20, 3);
-    let mut writer = client.try_clone().unwrap();
-    let sent = data.clone();
-    let writing = thread::spawn(move || {
-        writer.write_all(&sent).unwrap();
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let back = read_to_end(&mut client);
-    writing.join().unwrap();
+    let back = send_all_and_read_back(&mut client, &data);
     assert!(back == data, "got {} of {} bytes", back.len(), data.len());
     wait_until("the server to close its side", || {
         server.stats().closed == 1 && server.stats().open == 0
