@@ -48,8 +48,8 @@ per_model!(
 // Only a server that holds one client at a time lets the others wait in the backlog; the other
 // models accept them all and run out of descriptors (the tests above).
 per_model!([iterative] many_clients_wait_in_the_backlog_not_in_descriptors);
-// `sigterm_during_a_connections_first_turn_lets_it_finish` has a module of its own (below): it
-// is ignored for the threads and iterative models, which fail it (a server bug).
+// Only the threads model starts a thread per client.
+per_model!([threads] a_thread_that_cannot_start_refuses_only_that_client);
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tcpserve")
@@ -1128,4 +1128,41 @@ fn many_clients_wait_in_the_backlog_not_in_descriptors(model: Model) {
     assert_eq!(server.count("cannot accept"), 0, "{}", server.log_text());
     let counted = format!("{EMFILE_CLIENTS} accepted, {EMFILE_CLIENTS} closed, 0 refused");
     assert!(stopped.contains(&counted), "{stopped}");
+}
+
+/// A connection thread that cannot be had (here: a 1 GiB stack in a 512 MiB address space)
+/// refuses that one client with a log line; the server goes on, and stops gracefully.
+fn a_thread_that_cannot_start_refuses_only_that_client(model: Model) {
+    const CLIENTS: usize = 3;
+    let mut cmd = serve_command(model, &["--thread-stack", "1G"]);
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
+    // which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 512 << 20,
+                rlim_max: 512 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = Server::spawn(cmd, model);
+    for _ in 0..CLIENTS {
+        let mut client = connect(server.addr);
+        match client.read(&mut [0u8; 1]) {
+            Ok(0) | Err(_) => {} // refused: closed without a byte
+            Ok(n) => panic!("a client was served {n} bytes"),
+        }
+    }
+    server.wait_for_count("cannot start a thread", CLIENTS);
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.log_text());
+    assert!(server
+        .log_text()
+        .contains(&format!("{CLIENTS} accepted, {CLIENTS} closed")));
+    server.assert_no_panic();
 }
