@@ -23,7 +23,7 @@ use crate::stats::Stats;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
 /// next turn of the loop, so one fast client cannot starve the others.
-pub const TURN_BUDGET: u64 = 512 * 1024;
+pub const TURN_BUDGET: u64 = 1024 * 1024;
 
 /// Readiness the connection has been told of and not yet used up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

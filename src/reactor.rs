@@ -296,8 +296,9 @@ impl Reactor {
             }
             return; // dropping the stream closes it: the client reads end-of-stream
         }
-        // Small replies must leave at once rather than wait on Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
+        if kind.wants_nodelay() {
+            let _ = stream.set_nodelay(true);
+        }
         let serial = self.next_serial;
         self.next_serial = self.next_serial.wrapping_add(1);
         let entry = self.conns.vacant_entry();

@@ -38,6 +38,12 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
+    /// Whether the service's small writes must leave at once (TCP_NODELAY): echo replies must
+    /// not wait on Nagle's algorithm. A file download needs no such call: its FIN pushes the tail.
+    pub fn wants_nodelay(self) -> bool {
+        matches!(self, ServiceKind::Echo)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ServiceKind::Echo => "echo",

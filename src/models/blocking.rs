@@ -144,6 +144,9 @@ pub fn serve(
     scratch: &mut [u8],
     reg: &Registration,
 ) {
+    if kind.wants_nodelay() {
+        let _ = stream.set_nodelay(true);
+    }
     let stats = reg.stats();
     let mut now = Instant::now();
     let mut service = Service::new(kind, settings, now);

@@ -66,7 +66,6 @@ fn serve_in_turn(
                     let Some(reg) = control.register(&stream) else {
                         return;
                     };
-                    let _ = stream.set_nodelay(true);
                     let (kind, idle) = (listener.kind, limits.idle_timeout);
                     blocking::serve(&stream, peer, kind, settings, idle, &mut scratch, &reg);
                     drop(reg);

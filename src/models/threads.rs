@@ -104,8 +104,6 @@ fn start(
         .stack_size(shared.limits.thread_stack)
         .spawn(move || {
             let Served { reg, stream } = served;
-            // Small replies must leave at once rather than wait on Nagle's algorithm.
-            let _ = stream.set_nodelay(true);
             let mut scratch = vec![0u8; SCRATCH_SIZE];
             let Shared { settings, limits } = &*thread_shared;
             blocking::serve(
