@@ -8,20 +8,54 @@
 //! pipe and a wake pipe that connection threads write to as they end) until every connection
 //! has ended, the shutdown timeout cuts the rest, or a second request cuts them at once.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use crate::handlers::Settings;
+use crate::listen::Listener;
 use crate::reactor::Ending;
+use crate::server::{Limits, Setup};
 use crate::stats::SharedStats;
 use crate::stop::StopSignal;
 use crate::sys;
+
+/// Serves a blocking model: `start` gets the listeners and settings and starts the model's
+/// threads, which must not return before the server stops (the controller may shut the
+/// listeners down at any time); the caller's thread is the controller until then.
+pub fn serve(
+    setup: Setup,
+    start: impl FnOnce(
+        Vec<Listener>,
+        Settings,
+        Limits,
+        &Arc<Control>,
+    ) -> io::Result<Vec<JoinHandle<()>>>,
+) -> io::Result<Ending> {
+    let Setup {
+        listeners,
+        settings,
+        limits,
+        mut stop,
+        stats,
+    } = setup;
+    let control = Control::new(stats)?;
+    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
+    let shutdown_timeout = limits.shutdown_timeout;
+    let workers = start(listeners, settings, limits, &control)?;
+    let ending = control.run(&mut stop, &fds, shutdown_timeout);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Ok(ending)
+}
 
 /// How long threads cut at the end of a shutdown get to notice before the server returns.
 const CUT_GRACE: Duration = Duration::from_secs(1);
@@ -64,7 +98,7 @@ pub struct Registration {
 }
 
 impl Control {
-    pub fn new(stats: Arc<SharedStats>) -> std::io::Result<Arc<Control>> {
+    pub fn new(stats: Arc<SharedStats>) -> io::Result<Arc<Control>> {
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::blocking;
-use super::control::{Control, Phase};
+use super::control::{self, Control, Phase};
 use crate::handlers::{Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::reactor::Ending;
@@ -17,29 +17,17 @@ use crate::server::{Limits, Setup};
 use crate::sys;
 
 pub fn run(setup: Setup) -> io::Result<Ending> {
-    let Setup {
-        listeners,
-        settings,
-        limits,
-        mut stop,
-        stats,
-    } = setup;
-    let control = Control::new(stats)?;
-    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
-    // Nonblocking: poll says a listener is ready, but a client may leave before the accept.
-    for listener in &listeners {
-        listener.socket.set_nonblocking(true)?;
-    }
-    let shutdown_timeout = limits.shutdown_timeout;
-    let worker = {
-        let control = Arc::clone(&control);
-        thread::Builder::new()
+    control::serve(setup, |listeners, settings, limits, control| {
+        // Nonblocking: poll says a listener is ready, but a client may leave before the accept.
+        for listener in &listeners {
+            listener.socket.set_nonblocking(true)?;
+        }
+        let control = Arc::clone(control);
+        let worker = thread::Builder::new()
             .name("tcpserve-iterative".into())
-            .spawn(move || serve_in_turn(&listeners, &settings, &limits, &control))?
-    };
-    let ending = control.run(&mut stop, &fds, shutdown_timeout);
-    let _ = worker.join();
-    Ok(ending)
+            .spawn(move || serve_in_turn(&listeners, &settings, &limits, &control))?;
+        Ok(vec![worker])
+    })
 }
 
 /// Serves one client after another until the server stops. It never returns before that, so

@@ -4,12 +4,11 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::thread;
 
 use super::blocking;
-use super::control::{Control, Phase, Registration};
+use super::control::{self, Control, Phase, Registration};
 use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::reactor::Ending;
@@ -28,30 +27,18 @@ struct Served {
 }
 
 pub fn run(setup: Setup) -> io::Result<Ending> {
-    let Setup {
-        listeners,
-        settings,
-        limits,
-        mut stop,
-        stats,
-    } = setup;
-    let control = Control::new(stats)?;
-    let shared = Arc::new(Shared { settings, limits });
-    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
-    let mut acceptors = Vec::new();
-    for listener in listeners {
-        let (control, shared) = (Arc::clone(&control), Arc::clone(&shared));
-        acceptors.push(
-            thread::Builder::new()
-                .name(format!("accept-{}", listener.kind.name()))
-                .spawn(move || accept_loop(&listener, &shared, &control))?,
-        );
-    }
-    let ending = control.run(&mut stop, &fds, shared.limits.shutdown_timeout);
-    for acceptor in acceptors {
-        let _ = acceptor.join();
-    }
-    Ok(ending)
+    control::serve(setup, |listeners, settings, limits, control| {
+        let shared = Arc::new(Shared { settings, limits });
+        listeners
+            .into_iter()
+            .map(|listener| {
+                let (control, shared) = (Arc::clone(control), Arc::clone(&shared));
+                thread::Builder::new()
+                    .name(format!("accept-{}", listener.kind.name()))
+                    .spawn(move || accept_loop(&listener, &shared, &control))
+            })
+            .collect()
+    })
 }
 
 /// Takes clients until the server stops. It never returns before that, so the controller may
