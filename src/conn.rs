@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::net::TcpStream;
 
-use crate::handlers::{Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
+use crate::handlers::{Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
 use crate::stats::Stats;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
@@ -181,7 +181,7 @@ impl Conn {
         let mut ctx = Ctx {
             scratch,
             settings,
-            now,
+            clock: Clock::Turn(now),
             peer: self.peer,
         };
         let next = match why {

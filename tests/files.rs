@@ -46,6 +46,8 @@ per_model!(
     bytes_sent_during_a_transfer_are_dropped_without_harm,
     bytes_after_the_servers_close_do_not_cost_the_file_its_tail,
     a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout,
+    a_name_in_pieces_after_a_long_pause_is_still_whole,
+    a_slow_download_with_a_stray_byte_lingers_and_arrives_whole,
 );
 // Not iterative: each needs several clients served at once, and the iterative model serves one
 // client at a time (the others wait in the backlog).
@@ -1236,4 +1238,51 @@ fn a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout(model
     let stats = server.stats();
     assert!(closed, "still open after {:?}: {stats}", started.elapsed());
     assert!(started.elapsed() >= config.idle_timeout);
+}
+
+/// A client that thinks for longer than the quiet period, then sends its name in two pieces a
+/// moment apart: the quiet period counts from the last byte, not from when the server began to
+/// wait. (The blocking models once counted from the start of the wait and took "fo" for the
+/// whole name.)
+fn a_name_in_pieces_after_a_long_pause_is_still_whole(model: Model) {
+    let scratch = Scratch::new("pieces");
+    scratch.put("fo", b"the wrong file");
+    scratch.put("foo", b"the right file");
+    let server = start(&files_config(model, scratch.path()));
+    let mut client = connect(server.files_addr());
+    client.set_nodelay(true).unwrap();
+    // Pacing, part of the scenario: 3x the default 100 ms quiet period, then 20 ms.
+    std::thread::sleep(Duration::from_millis(300));
+    client.write_all(b"fo").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    client.write_all(b"o\n").unwrap();
+    assert_eq!(read_to_end(&mut client), b"the right file");
+}
+
+/// A download slower than the server's 2 s linger, with a stray byte sent early: the server
+/// still lingers after the last byte, reads the stray byte, and closes cleanly. (The blocking
+/// models once set the linger's deadline from the start of the turn, so it had passed when the
+/// transfer ended; they closed with the byte unread, and the reset destroyed the file's tail.)
+fn a_slow_download_with_a_stray_byte_lingers_and_arrives_whole(model: Model) {
+    const SIZE: usize = 24 * MIB;
+    let scratch = Scratch::new("slow-stray");
+    let want = &big()[..SIZE];
+    scratch.put("slow.bin", want);
+    let server = start(&files_config(model, scratch.path()));
+    let mut client = request(server.files_addr(), b"slow.bin");
+    let mut got = vec![0u8; 1];
+    // The first byte means the server has read the name: the stray byte stays unread.
+    client.read_exact(&mut got).unwrap();
+    client.write_all(b"x").unwrap();
+    let mut buf = vec![0u8; 64 * KIB];
+    loop {
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("after {} of {SIZE} bytes: {e}", got.len()),
+        }
+        // Pacing, part of the scenario: a reader slow enough to take longer than the linger.
+        std::thread::sleep(Duration::from_micros(7500));
+    }
+    assert_same(&got, want, "the file");
 }

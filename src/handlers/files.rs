@@ -209,16 +209,17 @@ impl Files {
                 since,
                 quiet_until,
             } => {
-                if *since + ctx.settings.request_timeout <= ctx.now {
-                    return self.finish(Outcome::RequestTimeout, ctx.peer, ctx.now);
+                let now = ctx.now();
+                if *since + ctx.settings.request_timeout <= now {
+                    return self.finish(Outcome::RequestTimeout, ctx.peer, now);
                 }
-                if quiet_until.is_some_and(|q| q <= ctx.now) {
+                if quiet_until.is_some_and(|q| q <= now) {
                     // The client sent a bare name and is waiting for the file.
                     let name = mem::take(name);
                     self.open(name, Input::Open, io, ctx);
                 }
             }
-            State::Closing { until } if *until <= ctx.now => {
+            State::Closing { until } if *until <= ctx.now() => {
                 self.state = State::Done(Reason::Done);
             }
             _ => {}
@@ -260,7 +261,7 @@ impl Files {
                     if name.len() > MAX_NAME || ctx.settings.name_wait.is_zero() {
                         return Framing::Whole(mem::take(name), Input::Open);
                     }
-                    *quiet_until = Some(ctx.now + ctx.settings.name_wait);
+                    *quiet_until = Some(ctx.now() + ctx.settings.name_wait);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Framing::Partial,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -273,7 +274,7 @@ impl Files {
     fn open<T: Transport>(&mut self, name: Vec<u8>, input: Input, io: &mut T, ctx: &mut Ctx) {
         let since = match &self.state {
             State::Naming { since, .. } => *since,
-            _ => ctx.now,
+            _ => ctx.now(),
         };
         let opened = match &ctx.settings.root {
             Some(root) => root.open(&name),
@@ -306,11 +307,12 @@ impl Files {
     /// Ends a request from inside a turn: as [`Files::finish`], but a clean end with a client
     /// that may still send half-closes and lingers (`State::Closing`) rather than closing.
     fn end<T: Transport>(&mut self, outcome: Outcome, input: Input, io: &mut T, ctx: &mut Ctx) {
-        let next = self.finish(outcome, ctx.peer, ctx.now);
+        let now = ctx.now();
+        let next = self.finish(outcome, ctx.peer, now);
         if next == Next::Close(Reason::Done) && input == Input::Open && io.shutdown_write().is_ok()
         {
             self.state = State::Closing {
-                until: ctx.now + LINGER,
+                until: now + LINGER,
             };
         }
     }

@@ -154,9 +154,30 @@ pub struct Ctx<'a> {
     /// Where reads land; owned by the driver, shared by every connection it runs.
     pub scratch: &'a mut [u8],
     pub settings: &'a Settings,
-    pub now: Instant,
+    pub clock: Clock,
     /// The client, for the access log.
     pub peer: SocketAddr,
+}
+
+impl Ctx<'_> {
+    /// The time, as the driver keeps it.
+    pub fn now(&self) -> Instant {
+        match self.clock {
+            Clock::Turn(now) => now,
+            Clock::Live => Instant::now(),
+        }
+    }
+}
+
+/// How a driver tells a service the time.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    /// One reading per turn: a nonblocking turn is short (the reactor reads the clock once per
+    /// pass of its loop).
+    Turn(Instant),
+    /// Read when asked: a blocking turn may wait for seconds (a read, a whole download), and a
+    /// deadline set after it must count from when the wait ended.
+    Live,
 }
 
 /// A connection's socket as a service sees it.

@@ -5,9 +5,8 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
 
-use super::{Ctx, Settings, Transport};
+use super::{Clock, Ctx, Settings, Transport};
 
 #[derive(Default)]
 pub struct Script {
@@ -51,7 +50,7 @@ impl Script {
         Ctx {
             scratch,
             settings,
-            now: Instant::now(),
+            clock: Clock::Live,
             peer: "127.0.0.1:9".parse().unwrap(),
         }
     }

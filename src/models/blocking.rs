@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::control::{Phase, Registration};
-use crate::handlers::{Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
+use crate::handlers::{Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
 use crate::sys;
 
 /// A socket timeout of zero means "none" to the kernel: never ask for less than this.
@@ -184,7 +184,7 @@ pub fn serve(
         let mut ctx = Ctx {
             scratch: &mut *scratch,
             settings,
-            now,
+            clock: Clock::Live,
             peer,
         };
         let next = match why {
