@@ -113,6 +113,9 @@ impl Conn {
     pub fn at_rest(&self) -> bool {
         self.service.at_rest()
     }
+    pub fn mid_answer(&self) -> bool {
+        self.service.mid_answer()
+    }
 
     /// When the connection is due to be closed for making no progress.
     pub fn idle_deadline(&self, idle_timeout: Duration) -> Instant {

@@ -421,7 +421,7 @@ fn bench_command(args: &[OsString]) -> ExitCode {
             cost.bytes_per_conn, cost.held, cost.threads
         );
     }
-    if tally.errors + tally.mismatched > 0 {
+    if tally.errors + tally.mismatched + tally.stalled > 0 {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -481,7 +481,9 @@ fn compare_matrix(m: &Matches) -> Result<bench::compare::Matrix, String> {
             &list("conns", "1,10,100,1000,10000"),
             parse_count,
         )?,
-        sizes: parse_list("--sizes", &list("sizes", "64,4096"), parse_size)?,
+        sizes: parse_list("--sizes", &list("sizes", "64,4096"), |f, v| {
+            echo_size(f, parse_size(f, v)?)
+        })?,
         file_size: parse_size("--file-size", &list("file-size", "1M"))?,
         file_conns: parse_count("--file-conns", &list("file-conns", "50"))?,
         duration: secs("duration", 5)?,
@@ -493,6 +495,18 @@ fn compare_matrix(m: &Matches) -> Result<bench::compare::Matrix, String> {
         out: list("out", "bench-out").into(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
     })
+}
+
+/// An echo message must fit the sockets' buffers: the generator writes a whole message
+/// before reading its echo, so a larger one could fill both directions and stall.
+fn echo_size(flag: &str, size: usize) -> Result<usize, String> {
+    if size > bench::load::MAX_ECHO_MESSAGE {
+        return Err(format!(
+            "{flag}: echo messages are at most {} bytes",
+            bench::load::MAX_ECHO_MESSAGE
+        ));
+    }
+    Ok(size)
 }
 
 fn bench_plan(m: &Matches) -> Result<bench::load::Plan, String> {
@@ -511,7 +525,7 @@ fn bench_plan(m: &Matches) -> Result<bench::load::Plan, String> {
     let (load, conns, extra) = match mode.as_str() {
         "echo" => (
             Load::Echo {
-                size: size.unwrap_or(64),
+                size: echo_size("--size", size.unwrap_or(64))?,
             },
             conns.unwrap_or(50),
             1,

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ use crate::listen::{self, AcceptFailure, Listener, ACCEPT_BACKOFF};
 use crate::server::{Limits, Setup};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
+use crate::sys;
 
 const STOP: Token = Token(0);
 const FIRST_LISTENER: usize = 1;
@@ -371,6 +373,10 @@ impl Reactor {
         // Before abandon: a service that ends its request forgets what it held.
         self.stats.buffered -= conn.buffered() as u64;
         if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
+            if conn.mid_answer() {
+                // Cut mid-answer: a reset, so the client cannot take what it got for all of it.
+                sys::reset_on_close(conn.stream_mut().as_raw_fd());
+            }
             conn.abandon(reason, now);
         }
         reason.log(conn.kind(), conn.peer());

@@ -30,6 +30,26 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// Makes the next close of `fd` reset the connection (SO_LINGER 0) instead of ending it with
+/// a FIN: the peer then sees an error, not a clean end-of-stream it could take for the whole
+/// answer.
+pub fn reset_on_close(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a live linger struct of the size given.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+}
+
 /// `shutdown(2)` both ways on a descriptor another thread may be blocked on: its `accept`,
 /// `read` or `write` returns at once. The caller must know the descriptor is still open.
 pub fn shutdown_both(fd: RawFd) {

@@ -108,7 +108,16 @@ pub fn run(m: &Matrix) -> io::Result<()> {
                 job.conns(),
                 model.name()
             );
-            let row = run_one(m, model, job, &root, perf)?;
+            // A model that cannot run this load is a row that says so, not the end of the run.
+            let row = run_one(m, model, job, &root, perf).unwrap_or_else(|e| Row {
+                model,
+                job: job.clone(),
+                tally: Tally::default(),
+                cpu_us_per_op: None,
+                syscalls_per_op: None,
+                idle: None,
+                unfinished: Some(format!("could not run: {e}")),
+            });
             eprintln!("  {}", summary(&row));
             rows.push(row);
         }
@@ -144,9 +153,13 @@ impl Drop for ServerChild {
     }
 }
 
-/// A free loopback port: bind to port 0, note it, let it go.
-fn free_port() -> io::Result<SocketAddr> {
-    TcpListener::bind("127.0.0.1:0")?.local_addr()
+/// Two distinct free loopback ports: bind both to port 0, note them, let them go.
+fn free_ports() -> io::Result<(SocketAddr, SocketAddr)> {
+    let (a, b) = (
+        TcpListener::bind("127.0.0.1:0")?,
+        TcpListener::bind("127.0.0.1:0")?,
+    );
+    Ok((a.local_addr()?, b.local_addr()?))
 }
 
 fn start_server(
@@ -154,7 +167,7 @@ fn start_server(
     root: &Path,
     log: &Path,
 ) -> io::Result<(ServerChild, SocketAddr, SocketAddr)> {
-    let (echo, files) = (free_port()?, free_port()?);
+    let (echo, files) = free_ports()?;
     let exe = std::env::current_exe()?;
     let child = Command::new(exe)
         .args(["serve", "--model", model.name(), "-q"])
@@ -166,15 +179,21 @@ fn start_server(
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log)?)
         .spawn()?;
-    let server = ServerChild(child);
+    let mut server = ServerChild(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     for addr in [echo, files] {
         while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = server.0.try_wait() {
+                let why = format!(
+                    "the {} server exited ({status}); see {}",
+                    model.name(),
+                    log.display()
+                );
+                return Err(io::Error::other(why));
+            }
             if Instant::now() > deadline {
-                return Err(io::Error::other(format!(
-                    "the {} server did not start",
-                    model.name()
-                )));
+                let why = format!("the {} server did not start", model.name());
+                return Err(io::Error::other(why));
             }
             std::thread::sleep(Duration::from_millis(10));
         }

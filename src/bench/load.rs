@@ -24,6 +24,10 @@ use slab::Slab;
 use super::histogram::Histogram;
 use crate::sys;
 
+/// The largest echo message: a client writes a whole message before reading its echo, which
+/// the sockets' buffers on both sides must be able to hold meanwhile.
+pub const MAX_ECHO_MESSAGE: usize = 1 << 20;
+
 /// What each connection does.
 #[derive(Clone, Debug)]
 pub enum Load {
@@ -391,6 +395,10 @@ impl<'a> Worker<'a> {
         let Load::File { size, .. } = &self.plan.load else {
             return Ok(());
         };
+        if got == 0 && !self.clients[key].done_any {
+            // Refused from the start (an empty answer): as a reset would be.
+            return self.fail(key);
+        }
         if size.is_some_and(|s| s != got) || got == 0 {
             self.tally.mismatched += 1;
         } else {
@@ -409,14 +417,24 @@ impl<'a> Worker<'a> {
             Ok(mut client) => {
                 client.done_any = done_any;
                 self.clients[key] = client;
-                Ok(())
             }
-            Err(_) => self.fail(key),
+            Err(_) => {
+                self.tally.errors += 1;
+                self.clients[key].state = State::Failed;
+            }
         }
+        Ok(())
     }
 
+    /// Counts an error. A file client that has downloaded before tries again with a new
+    /// connection, as a client would, whether the failure came as a reset or an early end;
+    /// any other client (and one refused from the start) stays failed, so a server that
+    /// refuses everyone is not met with a storm of reconnections.
     fn fail(&mut self, key: usize) -> io::Result<()> {
         self.tally.errors += 1;
+        if matches!(self.plan.load, Load::File { .. }) && self.clients[key].done_any {
+            return self.reconnect(key);
+        }
         self.clients[key].state = State::Failed;
         Ok(())
     }

@@ -160,6 +160,10 @@ impl Files {
         }
     }
 
+    pub fn sending(&self) -> bool {
+        matches!(self.state, State::Sending(_))
+    }
+
     pub fn at_rest(&self) -> bool {
         match &self.state {
             State::Naming { name, .. } => name.is_empty(),

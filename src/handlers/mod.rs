@@ -289,6 +289,15 @@ impl Service {
         }
     }
 
+    /// True while the service is part-way through an answer (a file being sent, echo bytes
+    /// owed): closing now would cut it short, which the driver then signals with a reset.
+    pub fn mid_answer(&self) -> bool {
+        match self {
+            Service::Echo(echo) => echo.buffered() > 0,
+            Service::Files(files) => files.sending(),
+        }
+    }
+
     /// True while no request is in progress, so closing now loses nothing (used at shutdown).
     pub fn at_rest(&self) -> bool {
         match self {

@@ -90,19 +90,14 @@ fn start(
     let spawned = thread::Builder::new()
         .stack_size(shared.limits.thread_stack)
         .spawn(move || {
-            let Served { reg, stream } = served;
+            // Kept whole: its fields drop in order, the registration before the socket, on
+            // every path (a panic included).
+            let served = served;
             let mut scratch = vec![0u8; SCRATCH_SIZE];
             let Shared { settings, limits } = &*thread_shared;
-            blocking::serve(
-                &stream,
-                peer,
-                kind,
-                settings,
-                limits.idle_timeout,
-                &mut scratch,
-                &reg,
-            );
-            drop(reg);
+            let (stream, reg) = (&served.stream, &served.reg);
+            let idle = limits.idle_timeout;
+            blocking::serve(stream, peer, kind, settings, idle, &mut scratch, reg);
         });
     if let Err(e) = spawned {
         log::warn!(
