@@ -42,10 +42,19 @@ fn serve_in_turn(
     let mut scratch = vec![0u8; SCRATCH_SIZE];
     let mut episodes = Episodes::default();
     loop {
-        let ready = sys::wait_readable(&fds, None).unwrap_or_default();
+        let ready = sys::wait_readable(&fds, None);
         if control.phase() != Phase::Serving {
             return;
         }
+        let ready = match ready {
+            Ok(ready) => ready,
+            Err(e) => {
+                // Out of memory or the like: wait rather than spin.
+                log::warn!("iterative: cannot wait for clients: {e}");
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
         for (listener, _) in listeners.iter().zip(ready).filter(|(_, r)| *r) {
             match listener.socket.accept() {
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
