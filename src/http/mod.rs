@@ -1,0 +1,38 @@
+//! HTTP/1.1 on the files port: the pure building blocks, none of which touches a socket.
+//!
+//! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
+//! - [`mime`]: `Content-Type` by extension.
+//!
+//! Nothing here allocates per request: parsed fields borrow the input, output goes into
+//! buffers the caller owns and reuses.
+
+#![warn(missing_docs)]
+
+pub mod date;
+pub mod mime;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// A small xorshift64* generator: deterministic garbage for the no-panic tests.
+    pub(crate) struct XorShift(u64);
+
+    impl XorShift {
+        pub(crate) fn new(seed: u64) -> XorShift {
+            XorShift(seed | 1)
+        }
+
+        pub(crate) fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A number in `0..n` (`n` > 0; slightly biased, which garbage does not mind).
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+}
