@@ -1,5 +1,6 @@
 //! HTTP/1.1 on the files port: the pure building blocks, none of which touches a socket.
 //!
+//! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
 //!
@@ -10,6 +11,7 @@
 
 pub mod date;
 pub mod mime;
+pub mod range;
 
 #[cfg(test)]
 pub(crate) mod tests {
