@@ -1,5 +1,6 @@
 //! HTTP/1.1 on the files port: the pure building blocks, none of which touches a socket.
 //!
+//! - [`target`]: the request target to the bytes of a path for [`crate::root::relative_path`].
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
@@ -12,6 +13,7 @@
 pub mod date;
 pub mod mime;
 pub mod range;
+pub mod target;
 
 #[cfg(test)]
 pub(crate) mod tests {
