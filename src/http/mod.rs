@@ -1,5 +1,7 @@
 //! HTTP/1.1 on the files port: the pure building blocks, none of which touches a socket.
 //!
+//! - [`request`]: telling an HTTP request line from a raw-protocol name, and a strict push
+//!   parser for the request head, with its limits.
 //! - [`target`]: the request target to the bytes of a path for [`crate::root::relative_path`].
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
@@ -13,7 +15,11 @@
 pub mod date;
 pub mod mime;
 pub mod range;
+pub mod request;
 pub mod target;
+
+#[cfg(test)]
+mod hostile;
 
 #[cfg(test)]
 pub(crate) mod tests {
