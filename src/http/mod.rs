@@ -6,6 +6,8 @@
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
+//! - [`response`]: response heads written into a caller's buffer, error bodies, validators
+//!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //!
 //! Nothing here allocates per request: parsed fields borrow the input, output goes into
 //! buffers the caller owns and reuses.
@@ -16,6 +18,7 @@ pub mod date;
 pub mod mime;
 pub mod range;
 pub mod request;
+pub mod response;
 pub mod target;
 
 #[cfg(test)]
