@@ -1,0 +1,271 @@
+//! The request target, from the request line to the bytes of a path that
+//! [`crate::root::relative_path`] then checks exactly as it checks a raw-protocol name.
+//!
+//! Only the origin form is served (`/path?query`); the absolute form (`http://host/path`), the
+//! authority form (`host:port`) and `*` are refused with 400. The query and any fragment are
+//! dropped, and the path is percent-decoded once, into a buffer the caller owns: `%2e%2e/`
+//! becomes `../` and `%2F` becomes `/` *before* confinement looks at it, so encoding changes
+//! nothing about what may be reached, and `%252e` stays `%2e` (decoding twice is how
+//! double-encoding tricks get through). `%00` decodes to a NUL byte, which `relative_path`
+//! refuses. Nothing else is normalised: `//a`, `./a` and `a/` reach `relative_path` as they are.
+
+use std::fmt;
+
+/// Why a target is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetError {
+    /// Not the origin form: `http://...`, `host:port`, `*`, or empty.
+    NotOriginForm,
+    /// A byte that may not appear in a target (space, control, non-ASCII).
+    Byte,
+    /// A `%` not followed by two hexadecimal digits (`%zz`, `%4` at the end).
+    Escape,
+    /// The caller's buffer is shorter than the path (never, if it is as long as the target).
+    TooLong,
+}
+
+impl TargetError {
+    /// The status to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            TargetError::TooLong => 414,
+            _ => 400,
+        }
+    }
+
+    /// A few words for the log and the error body.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TargetError::NotOriginForm => "target is not an absolute path",
+            TargetError::Byte => "invalid byte in target",
+            TargetError::Escape => "invalid percent-escape in target",
+            TargetError::TooLong => "decoded path too long",
+        }
+    }
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// The path of an origin-form target, still encoded: everything before the first `?` or `#`.
+pub fn path_part(target: &[u8]) -> &[u8] {
+    let end = target
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    &target[..end]
+}
+
+/// Checks that `target` is in origin form and writes its path, percent-decoded once, into
+/// `out`; returns the decoded bytes (never longer than the target, so a buffer as long as the
+/// target always suffices).
+pub fn decode<'o>(target: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], TargetError> {
+    if target.first() != Some(&b'/') {
+        return Err(TargetError::NotOriginForm);
+    }
+    // Every byte is checked, the query's too: the request line allows only visible ASCII.
+    if !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(TargetError::Byte);
+    }
+    let path = path_part(target);
+    let mut len = 0;
+    let mut i = 0;
+    while i < path.len() {
+        let byte = if path[i] == b'%' {
+            let hi = path.get(i + 1).and_then(|&b| hex_value(b));
+            let lo = path.get(i + 2).and_then(|&b| hex_value(b));
+            let (Some(hi), Some(lo)) = (hi, lo) else {
+                return Err(TargetError::Escape);
+            };
+            i += 3;
+            hi << 4 | lo
+        } else {
+            i += 1;
+            path[i - 1]
+        };
+        *out.get_mut(len).ok_or(TargetError::TooLong)? = byte;
+        len += 1;
+    }
+    Ok(&out[..len])
+}
+
+/// Writes `dir` followed by `/index.html` (or `index.html` if `dir` ends with `/`) into `out`,
+/// for answering a directory with its index page.
+pub fn with_index<'o>(dir: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], TargetError> {
+    const INDEX: &[u8] = b"index.html";
+    let slash = usize::from(dir.last() != Some(&b'/'));
+    let len = dir.len() + slash + INDEX.len();
+    let whole = out.get_mut(..len).ok_or(TargetError::TooLong)?;
+    whole[..dir.len()].copy_from_slice(dir);
+    if slash == 1 {
+        whole[dir.len()] = b'/';
+    }
+    whole[dir.len() + slash..].copy_from_slice(INDEX);
+    Ok(whole)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::root::{relative_path, Refusal};
+
+    #[test]
+    fn targets_decode_once() {
+        use TargetError::*;
+        type Case<'a> = (&'a [u8], Result<&'a [u8], TargetError>);
+        let cases: &[Case] = &[
+            (b"/", Ok(b"/")),
+            (b"/index.html", Ok(b"/index.html")),
+            (b"/a/b/c.txt", Ok(b"/a/b/c.txt")),
+            (b"/a%20b", Ok(b"/a b")),
+            (b"/a+b", Ok(b"/a+b")), // '+' is a space only in forms, not in paths
+            (b"/%41%62", Ok(b"/Ab")),
+            (b"/%e4%bd%a0%e5%a5%BD.txt", Ok("/你好.txt".as_bytes())),
+            (b"/%ff%fe", Ok(b"/\xff\xfe")),
+            // Decoded before confinement sees them.
+            (b"/%2e%2e/etc/passwd", Ok(b"/../etc/passwd")),
+            (b"/%2E%2E%2Fetc", Ok(b"/../etc")),
+            (b"/a%2Fb", Ok(b"/a/b")),
+            (b"/a%2fb", Ok(b"/a/b")),
+            (b"/%00", Ok(b"/\0")),
+            (b"/a%0Ab", Ok(b"/a\nb")),
+            // Once only.
+            (b"/%252e%252e/", Ok(b"/%2e%2e/")),
+            (b"/%25", Ok(b"/%")),
+            (b"/%2525", Ok(b"/%25")),
+            // Query and fragment dropped, escapes in them never decoded.
+            (b"/a.txt?x=1", Ok(b"/a.txt")),
+            (b"/a.txt?x=%zz", Ok(b"/a.txt")),
+            (b"/a.txt#top", Ok(b"/a.txt")),
+            (b"/a.txt?q#f", Ok(b"/a.txt")),
+            (b"/?", Ok(b"/")),
+            (b"/a%3Fb", Ok(b"/a?b")),
+            (b"/a%23b", Ok(b"/a#b")),
+            // Not normalised here.
+            (b"//a", Ok(b"//a")),
+            (b"/./a/", Ok(b"/./a/")),
+            // Bad escapes.
+            (b"/%", Err(Escape)),
+            (b"/%4", Err(Escape)),
+            (b"/%zz", Err(Escape)),
+            (b"/%4g", Err(Escape)),
+            (b"/%g4", Err(Escape)),
+            (b"/%%41", Err(Escape)),
+            (b"/a%", Err(Escape)),
+            (b"/%+1", Err(Escape)),
+            (b"/%-1", Err(Escape)),
+            // Other forms.
+            (b"*", Err(NotOriginForm)),
+            (b"http://example.com/a", Err(NotOriginForm)),
+            (b"HTTP://example.com/", Err(NotOriginForm)),
+            (b"example.com:80", Err(NotOriginForm)),
+            (b"a.txt", Err(NotOriginForm)),
+            (b"", Err(NotOriginForm)),
+            (b"%2Fa", Err(NotOriginForm)),
+            // Bytes the request line never lets through, checked again.
+            (b"/a b", Err(Byte)),
+            (b"/a\x00", Err(Byte)),
+            (b"/a\x7f", Err(Byte)),
+            (b"/\xc3\xa9", Err(Byte)),
+            (b"/a?\x01", Err(Byte)),
+        ];
+        let mut out = [0u8; 64];
+        for (target, want) in cases {
+            let got = decode(target, &mut out);
+            assert_eq!(
+                got.as_deref(),
+                want.as_deref(),
+                "{:?}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
+
+    #[test]
+    fn decoded_paths_are_confined_like_raw_names() {
+        // Whatever the encoding, what reaches the kernel is what a raw name would give.
+        let cases: &[(&[u8], Result<&str, Refusal>)] = &[
+            (b"/", Ok(".")),
+            (b"/a.txt", Ok("a.txt")),
+            (b"/sub/a%20b.txt", Ok("sub/a b.txt")),
+            (b"//etc/passwd", Ok("etc/passwd")),
+            (b"/..%2F..%2Fetc%2Fpasswd", Err(Refusal::DotDot)),
+            (b"/%2e%2e/secret", Err(Refusal::DotDot)),
+            (b"/a/%2E%2E", Err(Refusal::DotDot)),
+            (b"/a%2F%2e%2e%2Fb", Err(Refusal::DotDot)),
+            (b"/%2e%2e%5csecret", Ok("..\\secret")), // a backslash is a name byte on Linux
+            (b"/%252e%252e/secret", Ok("%2e%2e/secret")),
+            (b"/a%00.txt", Err(Refusal::Nul)),
+            (b"/..?x", Err(Refusal::DotDot)),
+            (b"/x/..#f", Err(Refusal::DotDot)),
+        ];
+        let mut out = [0u8; 64];
+        for (target, want) in cases {
+            let path = decode(target, &mut out).unwrap();
+            let got = relative_path(path).map(|p| p.to_str().unwrap());
+            assert_eq!(&got, want, "{:?}", String::from_utf8_lossy(target));
+        }
+    }
+
+    #[test]
+    fn short_buffers_are_refused_not_overrun() {
+        let mut out = [0u8; 4];
+        assert_eq!(decode(b"/abc", &mut out), Ok(&b"/abc"[..]));
+        assert_eq!(decode(b"/abcd", &mut out), Err(TargetError::TooLong));
+        assert_eq!(decode(b"/a%41b", &mut out), Ok(&b"/aAb"[..]));
+        assert_eq!(decode(b"/", &mut []), Err(TargetError::TooLong));
+    }
+
+    #[test]
+    fn index_pages() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"/", b"/index.html"),
+            (b"/docs", b"/docs/index.html"),
+            (b"/docs/", b"/docs/index.html"),
+            (b"", b"/index.html"),
+        ];
+        let mut out = [0u8; 32];
+        for (dir, want) in cases {
+            assert_eq!(with_index(dir, &mut out), Ok(*want));
+        }
+        assert_eq!(
+            with_index(b"/docs", &mut [0u8; 15]),
+            Err(TargetError::TooLong)
+        );
+        assert_eq!(
+            with_index(b"/docs", &mut [0u8; 16]),
+            Ok(&b"/docs/index.html"[..])
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = crate::http::tests::XorShift::new(0x7a49_e7e7);
+        let alphabet = b"/%2eEfF0a9zZ?#.\x00 \xff";
+        let mut buf = [0u8; 24];
+        let mut out = [0u8; 24];
+        for _ in 0..20_000 {
+            let len = rng.below(buf.len() as u64 + 1) as usize;
+            for b in &mut buf[..len] {
+                *b = alphabet[rng.below(alphabet.len() as u64) as usize];
+            }
+            let short = rng.below(len as u64 + 2) as usize;
+            if let Ok(path) = decode(&buf[..len], &mut out[..short.min(24)]) {
+                assert!(path.len() <= len);
+                assert_eq!(path.first(), Some(&b'/'));
+            }
+        }
+    }
+}
