@@ -204,11 +204,7 @@ impl Chart {
         let bottom = TOP + PLOT_H;
         for tick in &x_axis.ticks {
             let x = x_axis.to_px(tick.value, LEFT, LEFT + plot_w);
-            let (stroke, len) = if tick.major {
-                ("#ddd", 6.0)
-            } else {
-                ("#f0f0f0", 3.0)
-            };
+            let (stroke, len) = tick_style(tick.major);
             put(
                 out,
                 format_args!(
@@ -230,11 +226,7 @@ impl Chart {
         }
         for tick in &y_axis.ticks {
             let y = y_axis.to_px(tick.value, bottom, TOP);
-            let (stroke, len) = if tick.major {
-                ("#ddd", 6.0)
-            } else {
-                ("#f0f0f0", 3.0)
-            };
+            let (stroke, len) = tick_style(tick.major);
             put(
                 out,
                 format_args!(
@@ -949,5 +941,14 @@ mod tests {
                 "{name}: {svg}"
             );
         }
+    }
+}
+
+/// A tick's grid colour and mark length: major ticks darker and longer.
+fn tick_style(major: bool) -> (&'static str, f64) {
+    if major {
+        ("#ddd", 6.0)
+    } else {
+        ("#f0f0f0", 3.0)
     }
 }
