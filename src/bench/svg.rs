@@ -627,6 +627,15 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A tick's grid colour and mark length: major ticks darker and longer.
+fn tick_style(major: bool) -> (&'static str, f64) {
+    if major {
+        ("#ddd", 6.0)
+    } else {
+        ("#f0f0f0", 3.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -941,14 +950,5 @@ mod tests {
                 "{name}: {svg}"
             );
         }
-    }
-}
-
-/// A tick's grid colour and mark length: major ticks darker and longer.
-fn tick_style(major: bool) -> (&'static str, f64) {
-    if major {
-        ("#ddd", 6.0)
-    } else {
-        ("#f0f0f0", 3.0)
     }
 }
