@@ -2,7 +2,7 @@
 //! is known of the socket's readiness, and when it last made progress.
 //!
 //! Sockets are registered once, readable and writable, edge-triggered. An edge says "something
-//! changed", so the connection remembers readiness itself: [`EdgeIo`] skips a read or write it
+//! changed", so the connection remembers readiness itself: `EdgeIo` skips a read or write it
 //! knows would block and forgets readiness when the kernel says so (`WouldBlock`), or when a
 //! read comes back short: for a stream socket that means the receive queue is drained and new
 //! data will bring a new edge (epoll(7)), which saves a system call per round trip. Two cases

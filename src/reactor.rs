@@ -4,8 +4,8 @@
 //! Each turn it waits for events (or the nearest deadline), hands each connection event to
 //! that connection, fires due timers, and publishes its counters.
 //!
-//! Tokens: [`STOP`] is the stop pipe, listeners follow it, and a connection's token is its
-//! slab key plus [`FIRST_CONN`]. Timers are a min-heap of `(when, key, serial)` kept lazily: a
+//! Tokens: `STOP` is the stop pipe, listeners follow it, and a connection's token is its
+//! slab key plus `FIRST_CONN`. Timers are a min-heap of `(when, key, serial)` kept lazily: a
 //! connection has one live entry (at its `armed_at`), and moving its idle deadline costs nothing
 //! until the entry comes due, when it is acted on or pushed back to the real deadline. A service
 //! deadline sooner than the live entry (a file name's quiet period) pushes a new live entry; the
