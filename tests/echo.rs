@@ -35,6 +35,7 @@ per_model!(
     a_thousand_concurrent_connections_each_echo_64_kib,
     an_abrupt_reset_does_not_disturb_another_client,
     clients_over_max_conns_are_closed_at_once_until_a_slot_frees,
+    the_cap_counts_the_connections_of_every_service,
 );
 
 /// Writes `data` on a thread of its own, then half-closes; meanwhile reads everything back.
@@ -345,4 +346,32 @@ fn urgent_data_does_not_stall_the_stream(model: Model) {
         client.read_exact(&mut back).unwrap();
         assert_eq!(&back, b"abcdef", "round {round}");
     }
+}
+
+/// `--max-conns` is one cap for all services (in the threads model, for all acceptors).
+fn the_cap_counts_the_connections_of_every_service(model: Model) {
+    let root = TempDir::new("cap-both");
+    let config = Config {
+        files: Some("127.0.0.1:0".parse().unwrap()),
+        root: root.path().to_path_buf(),
+        max_conns: Some(2),
+        ..echo_config(model)
+    };
+    let server = start(&config);
+    let mut echo = connect(server.echo_addr());
+    assert_eq!(echo_once(&mut echo, b"1"), b"1");
+    let _files = connect(server.files_addr()); // silent: waiting to send its name
+    wait_until("both connections to be open", || server.stats().open == 2);
+    for addr in [server.echo_addr(), server.files_addr()] {
+        let mut over = connect(addr);
+        assert_eq!(
+            over.read(&mut [0u8; 4]).unwrap(),
+            0,
+            "over the cap: end-of-stream"
+        );
+    }
+    wait_until("both refusals to be counted", || {
+        server.stats().refused == 2
+    });
+    assert_eq!(echo_once(&mut echo, b"2"), b"2");
 }

@@ -77,6 +77,14 @@ struct Live {
     cut: Arc<AtomicBool>,
 }
 
+/// Why a connection was not entered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    Stopping,
+    /// At the cap; how many connections are open.
+    Full(usize),
+}
+
 pub struct Control {
     live: Mutex<Slab<Live>>,
     phase: AtomicU8,
@@ -134,11 +142,20 @@ impl Control {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Enters a new connection; `None` once the server is stopping.
-    pub fn register(self: &Arc<Self>, stream: &TcpStream) -> Option<Registration> {
+    /// Enters a new connection, unless the server is stopping or already holds `cap`
+    /// connections (checked under the registry's lock, so acceptors racing each other cannot
+    /// both take the last place).
+    pub fn register(
+        self: &Arc<Self>,
+        stream: &TcpStream,
+        cap: usize,
+    ) -> Result<Registration, Refused> {
         let mut live = self.lock();
         if self.phase() != Phase::Serving {
-            return None;
+            return Err(Refused::Stopping);
+        }
+        if live.len() >= cap {
+            return Err(Refused::Full(live.len()));
         }
         let at_rest = Arc::new(AtomicBool::new(true));
         let cut = Arc::new(AtomicBool::new(false));
@@ -148,7 +165,7 @@ impl Control {
             cut: Arc::clone(&cut),
         });
         self.stats.opened();
-        Some(Registration {
+        Ok(Registration {
             control: Arc::clone(self),
             key,
             at_rest,

@@ -60,7 +60,8 @@ fn serve_in_turn(
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 Ok((stream, peer)) => {
                     episodes.accepted();
-                    let Some(reg) = control.register(&stream) else {
+                    // One at a time: the cap is moot.
+                    let Ok(reg) = control.register(&stream, usize::MAX) else {
                         return;
                     };
                     let (kind, idle) = (listener.kind, limits.idle_timeout);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::blocking;
-use super::control::{self, Control, Phase, Registration};
+use super::control::{self, Control, Phase, Refused, Registration};
 use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::reactor::Ending;
@@ -51,22 +51,26 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
         if control.phase() != Phase::Serving {
             return;
         }
-        let open = control.stats().open_now() as usize;
         match accepted {
             Ok((stream, peer)) => {
                 episodes.accepted();
-                if open >= shared.limits.max_conns {
-                    control.stats().refused();
-                    episodes.refused(open);
-                    continue; // dropping the stream closes it: the client reads end-of-stream
+                match control.register(&stream, shared.limits.max_conns) {
+                    Ok(reg) => {
+                        episodes.admitted();
+                        start(kind, Served { reg, stream }, peer, shared);
+                    }
+                    // Dropping the stream closes it: the client reads end-of-stream.
+                    Err(Refused::Full(open)) => {
+                        control.stats().refused();
+                        episodes.refused(open);
+                    }
+                    Err(Refused::Stopping) => return,
                 }
-                episodes.admitted();
-                start(kind, stream, peer, shared, control);
             }
             Err(e) => match listen::accept_failure(&e) {
                 AcceptFailure::Retry => {}
                 AcceptFailure::Pause => {
-                    episodes.failed(kind, e, open);
+                    episodes.failed(kind, e, control.stats().open_now() as usize);
                     thread::sleep(ACCEPT_BACKOFF);
                 }
             },
@@ -75,17 +79,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
 }
 
 /// Starts the thread that serves one client; if none can be had, refuses that client.
-fn start(
-    kind: ServiceKind,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: &Arc<Shared>,
-    control: &Arc<Control>,
-) {
-    let Some(reg) = control.register(&stream) else {
-        return;
-    };
-    let served = Served { reg, stream };
+fn start(kind: ServiceKind, served: Served, peer: SocketAddr, shared: &Arc<Shared>) {
     let thread_shared = Arc::clone(shared);
     let spawned = thread::Builder::new()
         .stack_size(shared.limits.thread_stack)
