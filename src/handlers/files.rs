@@ -435,3 +435,186 @@ fn sendfile_unsupported(e: &io::Error) -> bool {
         Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::script::Script;
+    use crate::root::Root;
+    use std::path::PathBuf;
+
+    const ROOMY: usize = 1 << 20;
+
+    /// A root with `a.txt` ("hello") and `sub/`, removed when dropped.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(test: &str) -> Tree {
+            let dir =
+                std::env::temp_dir().join(format!("tcpserve-unit-{test}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("sub")).unwrap();
+            std::fs::write(dir.join("a.txt"), b"hello").unwrap();
+            Tree(dir)
+        }
+
+        fn settings(&self, name_wait_ms: u64) -> Settings {
+            Settings {
+                name_wait: Duration::from_millis(name_wait_ms),
+                root: Some(Root::new(&self.0).unwrap()),
+                ..Settings::default()
+            }
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn drive(files: &mut Files, io: &mut Script, settings: &Settings) -> Next {
+        files.drive(io, &mut Script::ctx(&mut [0u8; 64], settings))
+    }
+
+    // --- Naming ---
+
+    #[test]
+    fn naming_ends_at_a_newline_a_crlf_or_a_half_close() {
+        let tree = Tree::new("framing");
+        let settings = tree.settings(100);
+        let cases: &[&[&[u8]]] = &[
+            &[b"a.txt\n"],
+            &[b"a.t", b"xt\r\n"],
+            &[b"/a.txt\nignored after the newline"],
+            &[b"a.txt", b""], // then end-of-stream: a half-close
+        ];
+        for steps in cases {
+            let mut io = Script::new(ROOMY);
+            for step in *steps {
+                io = if step.is_empty() {
+                    io.then_eof()
+                } else {
+                    io.then_bytes(step)
+                };
+            }
+            let mut files = Files::new(&settings, Instant::now());
+            let next = drive(&mut files, &mut io, &settings);
+            assert_eq!(io.written, b"hello", "{steps:?}");
+            assert!(
+                matches!(next, Next::Read | Next::Close(Reason::Done)),
+                "{steps:?}: {next:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bare_name_waits_for_the_quiet_period() {
+        let tree = Tree::new("quiet");
+        let settings = tree.settings(50);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(b"a.txt");
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Read);
+        assert!(io.written.is_empty() && !files.at_rest());
+        let due = files.deadline(&settings).expect("a quiet-period deadline");
+        assert!(due > Instant::now());
+        // The driver calls back at the deadline: a clock that reads exactly that.
+        let mut scratch = [0u8; 64];
+        let mut ctx = Script::ctx(&mut scratch, &settings);
+        ctx.clock = crate::handlers::Clock::Turn(due);
+        let next = files.on_deadline(&mut io, &mut ctx);
+        assert_eq!(io.written, b"hello");
+        // The client may still send: the server half-closes and lingers.
+        assert_eq!(next, Next::Read);
+        assert!(io.write_shut);
+    }
+
+    #[test]
+    fn with_name_wait_zero_the_first_read_is_the_name() {
+        let tree = Tree::new("wait0");
+        let settings = tree.settings(0);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(b"a.txt");
+        drive(&mut files, &mut io, &settings);
+        assert_eq!(io.written, b"hello");
+    }
+
+    #[test]
+    fn a_connection_that_never_names_anything_is_at_rest_then_done() {
+        let tree = Tree::new("rest");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        assert!(files.at_rest());
+        let mut io = Script::new(ROOMY).then_eof();
+        assert_eq!(
+            drive(&mut files, &mut io, &settings),
+            Next::Close(Reason::Done)
+        );
+        assert!(io.written.is_empty());
+    }
+
+    // --- Refusals ---
+
+    #[test]
+    fn refusals_send_nothing() {
+        let tree = Tree::new("refuse");
+        let settings = tree.settings(100);
+        let long = [vec![b'a'; MAX_NAME + 1], b"\n".to_vec()].concat();
+        let names: &[&[u8]] = &[
+            b"missing\n",
+            b"../a.txt\n",
+            b"sub\n",
+            b"\n",
+            b"a\0b\n",
+            &long,
+        ];
+        for name in names {
+            let mut files = Files::new(&settings, Instant::now());
+            let mut io = Script::new(ROOMY).then_bytes(name).then_eof();
+            let next = drive(&mut files, &mut io, &settings);
+            assert!(io.written.is_empty(), "{:?}", Escaped(name).to_string());
+            assert!(matches!(next, Next::Read | Next::Close(_)), "{next:?}");
+        }
+    }
+
+    // --- Sending ---
+
+    #[test]
+    fn sending_stops_when_the_socket_is_full_and_resumes() {
+        let tree = Tree::new("full");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(2).then_bytes(b"a.txt\n").then_eof();
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Write);
+        assert_eq!(io.written, b"he");
+        assert!(files.sending());
+        io.room = ROOMY;
+        assert_eq!(
+            drive(&mut files, &mut io, &settings),
+            Next::Close(Reason::Done)
+        );
+        assert_eq!(io.written, b"hello");
+        assert!(
+            !io.write_shut,
+            "the client had half-closed: no linger needed"
+        );
+    }
+
+    // --- Closing ---
+
+    #[test]
+    fn lingering_reads_and_drops_until_the_client_closes() {
+        let tree = Tree::new("linger");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(b"a.txt\n");
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Read);
+        assert!(io.write_shut && files.at_rest());
+        let mut io = io.then_bytes(b"late bytes").then_eof();
+        assert_eq!(
+            drive(&mut files, &mut io, &settings),
+            Next::Close(Reason::Done)
+        );
+        assert_eq!(io.written, b"hello");
+    }
+}
