@@ -91,38 +91,46 @@ impl FdLock {
     }
 }
 
-/// A test's scratch directory, with the descriptor lock held. Declared first in a test, it is
-/// dropped last: after the server (stopped and joined) and every client.
-struct Scratch {
-    dir: TempDir,
+/// Something a test owns (its scratch directory, the hostile tree) with the descriptor lock
+/// held. Declared first in a test, it is dropped last, after the server and every client; its
+/// fields drop in order, the thing first, the lock last.
+struct Locked<T> {
+    inner: T,
     _lock: FdLock,
 }
 
+impl<T> Deref for Locked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+/// A test's scratch directory, with the descriptor lock held.
+type Scratch = Locked<TempDir>;
+
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let lock = FdLock::shared();
-        Scratch {
-            dir: TempDir::new(test),
-            _lock: lock,
+        let _lock = FdLock::shared();
+        Locked {
+            inner: TempDir::new(test),
+            _lock,
         }
     }
 
     /// For the test that counts descriptors: no other test of this file runs meanwhile.
     fn alone(test: &str) -> Scratch {
-        let lock = FdLock::alone();
-        Scratch {
-            dir: TempDir::new(test),
-            _lock: lock,
+        let _lock = FdLock::alone();
+        Locked {
+            inner: TempDir::new(test),
+            _lock,
         }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Writes a file at `rel` (bytes, so non-UTF-8 names work) and returns its path.
     fn put(&self, rel: impl AsRef<[u8]>, data: &[u8]) -> PathBuf {
-        let path = self.dir.join(OsStr::from_bytes(rel.as_ref()));
+        let path = self.join(OsStr::from_bytes(rel.as_ref()));
         fs::write(&path, data).expect("write a test file");
         path
     }
@@ -500,28 +508,16 @@ fn a_name_ends_at_a_newline_crlf_or_half_close_however_it_is_written(model: Mode
 // Confinement
 // ---------------------------------------------------------------------------------------------
 
-/// The hostile tree (tests/common/hostile.rs) with the descriptor lock held, as a [`Scratch`]
-/// holds it; the tree goes first, the lock last.
-struct LockedTree {
-    tree: Tree,
-    _lock: FdLock,
-}
+/// The hostile tree (tests/common/hostile.rs) with the descriptor lock held.
+type LockedTree = Locked<Tree>;
 
 impl LockedTree {
     fn new(test: &str) -> LockedTree {
-        let lock = FdLock::shared();
-        LockedTree {
-            tree: Tree::new(test),
-            _lock: lock,
+        let _lock = FdLock::shared();
+        Locked {
+            inner: Tree::new(test),
+            _lock,
         }
-    }
-}
-
-impl Deref for LockedTree {
-    type Target = Tree;
-
-    fn deref(&self) -> &Tree {
-        &self.tree
     }
 }
 
