@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod hostile;
+pub mod http;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
