@@ -1,30 +1,34 @@
-//! The file-download service, raw protocol: the client sends a file name, the server streams that
-//! file back and closes (the lesson's downloader, made safe and nonblocking).
+//! The file-download service: two protocols on one port, told apart by the first line.
 //!
-//! A name ends at `\n` (a `\r` before it is dropped), at the client's half-close, or, for a
-//! client that sends the bare name and waits, after `name_wait` with no further byte; with
-//! `name_wait` zero the first read is the whole name, as in the lesson's server. The name is
-//! confined by [`crate::root`]. The file goes out with `sendfile(2)` as fast as the socket takes
-//! it, or, where `sendfile` is not supported, in chunks of at most `buffer` bytes through the
-//! scratch buffer; either way nothing is read ahead of the socket. A refusal closes without
-//! sending a byte. Every request ends with one access-log line (target `tcpserve::access`).
+//! - **Raw** ([`raw`]): the client sends a file name, the server streams that file back and
+//!   closes (the lesson's downloader, made safe and nonblocking). A name ends at `\n` (a `\r`
+//!   before it is dropped), at the client's half-close, or, for a client that sends the bare
+//!   name and waits, after `name_wait` with no further byte; with `name_wait` zero the first
+//!   read is the whole name, as in the lesson's server. A refusal closes without a byte sent.
+//! - **HTTP/1.1** ([`http`]): a first line shaped `METHOD SP target SP HTTP/x.y` (see
+//!   [`request::looks_like_http`]); GET and HEAD, persistent connections, pipelining.
+//!
+//! Both confine names with [`crate::root`] and send files with [`body::Body`]
+//! (`sendfile(2)`, backpressure from the socket). Every request ends with one access-log line
+//! (target `tcpserve::access`). A finished exchange whose client may still send half-closes and
+//! lingers (`State::Closing`) rather than closing at once.
 
-use std::fs::File;
+mod body;
+mod http;
+mod raw;
+
 use std::io::{self, Read};
 use std::mem;
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use super::pending::Pending;
-use super::{write_some, Ctx, Next, Reason, Settings, Transport};
-use crate::root::{Escaped, Refusal, MAX_NAME};
+use super::{Ctx, Next, Reason, Settings, Transport};
+use crate::http::request::{self, looks_like_http, Detect};
+use crate::root::{Refusal, MAX_NAME};
+use http::Session;
+use raw::{Download, Input};
 
-/// Most bytes asked of one `sendfile` call (the kernel's own cap, about 2 GiB).
-const MAX_SENDFILE: u64 = 0x7fff_f000;
-/// How much of a name an access-log line shows.
-const LOGGED_NAME: usize = 256;
-/// How long a finished request waits for the client to close (see `State::Closing`).
+/// How long a finished exchange waits for the client to close (see `State::Closing`).
 const LINGER: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
@@ -34,50 +38,24 @@ pub struct Files {
 
 #[derive(Debug)]
 enum State {
-    /// Collecting the name. `name` allocates with the first byte, so a connection that has sent
-    /// nothing holds no buffer; `quiet_until` is set once bytes without a terminator arrived.
-    Naming {
-        name: Vec<u8>,
+    /// Collecting the first line, a raw name or an HTTP request line, not yet told apart.
+    /// `buf` allocates with the first byte, so a connection that has sent nothing holds no
+    /// buffer; `quiet_until` is set once bytes without a terminator arrived.
+    FirstLine {
+        buf: Vec<u8>,
         since: Instant,
         quiet_until: Option<Instant>,
     },
-    /// Streaming the file; boxed, since only a download needs it.
-    Sending(Box<Transfer>),
-    /// The response is complete and our FIN sent; reading and dropping whatever the client
-    /// still sends until it closes, or `until`. Closing with its input unread would reset the
-    /// connection, and a reset destroys what the client has not read yet: the file's tail.
+    /// Raw protocol: streaming the named file; boxed, since only a download needs it.
+    Raw(Box<Download>),
+    /// HTTP: the connection's requests and responses, until it closes.
+    Http(Box<Session>),
+    /// The exchange is over and our FIN sent; reading and dropping whatever the client still
+    /// sends until it closes, or `until`. Closing with its input unread would reset the
+    /// connection, and a reset destroys what the client has not read yet: the response's tail.
     Closing { until: Instant },
-    /// The request ended and was logged; the driver closes for this reason.
+    /// Finished and logged; the driver closes for this reason.
     Done(Reason),
-}
-
-#[derive(Debug)]
-struct Transfer {
-    name: Vec<u8>,
-    since: Instant,
-    /// Whether the client may still send: what it sends during the transfer is read and
-    /// dropped, since closing a socket with unread input resets it and loses the file's tail.
-    input: Input,
-    file: File,
-    size: u64,
-    /// Bytes taken from the file so far; `pending` holds those not yet sent.
-    offset: u64,
-    pending: Pending,
-    method: Method,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Input {
-    Open,
-    /// The client shut down its sending side.
-    Ended,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Sendfile,
-    /// `pread` into the scratch buffer and `write`, where `sendfile` is not supported.
-    Copy,
 }
 
 /// How a request ended. Its `Display` is the access log's outcome.
@@ -134,19 +112,31 @@ impl Outcome {
     }
 }
 
-/// What reading the name came to.
-enum Framing {
-    Whole(Vec<u8>, Input),
+/// What a protocol's turn came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    /// Waiting for the socket.
+    Wait(Next),
+    /// The exchange is over; `linger` if the client may still send.
+    End { reason: Reason, linger: bool },
+}
+
+/// What reading the first line came to.
+enum First {
+    /// A raw-protocol name.
+    Raw(Vec<u8>, Input),
+    /// An HTTP request line: the buffer is the start of a request head.
+    Http,
     Partial,
-    /// The client left without naming anything, or the socket failed.
+    /// The client left without sending anything, or the socket failed.
     Over(Next),
 }
 
 impl Files {
     pub fn new(_settings: &Settings, now: Instant) -> Files {
         Files {
-            state: State::Naming {
-                name: Vec::new(),
+            state: State::FirstLine {
+                buf: Vec::new(),
                 since: now,
                 quiet_until: None,
             },
@@ -155,75 +145,103 @@ impl Files {
 
     pub fn buffered(&self) -> usize {
         match &self.state {
-            State::Sending(tx) => tx.pending.len(),
+            State::Raw(download) => download.buffered(),
+            State::Http(session) => session.buffered(),
             _ => 0,
         }
     }
 
+    /// Part-way through a response.
     pub fn sending(&self) -> bool {
-        matches!(self.state, State::Sending(_))
+        match &self.state {
+            State::Raw(_) => true,
+            State::Http(session) => session.answering(),
+            _ => false,
+        }
     }
 
     pub fn at_rest(&self) -> bool {
         match &self.state {
-            State::Naming { name, .. } => name.is_empty(),
+            State::FirstLine { buf, .. } => buf.is_empty(),
+            State::Raw(_) => false,
+            State::Http(session) => session.at_rest(),
             State::Closing { .. } | State::Done(_) => true,
-            State::Sending(_) => false,
         }
     }
 
     pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
         match &self.state {
-            State::Naming {
+            State::FirstLine {
                 since, quiet_until, ..
             } => {
                 let give_up = *since + settings.request_timeout;
                 Some(quiet_until.map_or(give_up, |q| q.min(give_up)))
             }
+            State::Http(session) => session.deadline(settings),
             State::Closing { until } => Some(*until),
-            _ => None,
+            State::Raw(_) | State::Done(_) => None,
         }
     }
 
     pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
         loop {
-            match &mut self.state {
-                State::Naming { .. } => match self.read_name(io, ctx) {
-                    Framing::Whole(name, input) => self.open(name, input, io, ctx),
-                    Framing::Partial => return Next::Read,
-                    Framing::Over(next) => return next,
+            let flow = match &mut self.state {
+                State::FirstLine { .. } => match self.read_first_line(io, ctx) {
+                    First::Raw(name, input) => {
+                        self.start_raw(name, input, io, ctx);
+                        continue;
+                    }
+                    First::Http => {
+                        self.start_http();
+                        continue;
+                    }
+                    First::Partial => return Next::Read,
+                    First::Over(next) => return next,
                 },
-                State::Sending(tx) => match tx.pump(io, ctx) {
-                    None => return Next::Write,
+                State::Raw(download) => match download.pump(io, ctx) {
+                    None => Flow::Wait(Next::Write),
                     Some(outcome) => {
-                        let input = tx.input;
-                        self.end(outcome, input, io, ctx);
+                        download.log(outcome, ctx.peer, ctx.now());
+                        Flow::End {
+                            reason: outcome.reason(),
+                            linger: download.input == Input::Open,
+                        }
                     }
                 },
+                State::Http(session) => session.drive(io, ctx),
                 State::Closing { .. } => return linger(io, ctx.scratch),
                 State::Done(reason) => return Next::Close(*reason),
+            };
+            match flow {
+                Flow::Wait(next) => return next,
+                Flow::End { reason, linger } => self.close(reason, linger, io, ctx.now()),
             }
         }
     }
 
     pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+        let now = ctx.now();
         match &mut self.state {
-            State::Naming {
-                name,
+            State::FirstLine {
+                buf,
                 since,
                 quiet_until,
             } => {
-                let now = ctx.now();
                 if *since + ctx.settings.request_timeout <= now {
-                    return self.finish(Outcome::RequestTimeout, ctx.peer, now);
-                }
-                if quiet_until.is_some_and(|q| q <= now) {
-                    // The client sent a bare name and is waiting for the file.
-                    let name = mem::take(name);
-                    self.open(name, Input::Open, io, ctx);
+                    raw::log_access(buf, 0, *since, now, Outcome::RequestTimeout, ctx.peer);
+                    self.state = State::Done(Outcome::RequestTimeout.reason());
+                } else if quiet_until.is_some_and(|q| q <= now) {
+                    // The client sent a first line without a terminator and is waiting.
+                    if looks_like_http(buf) == Detect::Http {
+                        self.start_http();
+                    } else {
+                        let name = mem::take(buf);
+                        self.start_raw(name, Input::Open, io, ctx);
+                    }
                 }
             }
-            State::Closing { until } if *until <= ctx.now() => {
+            State::Http(session) => session.on_deadline(ctx),
+            State::Closing { until } if *until <= now => {
                 self.state = State::Done(Reason::Done);
             }
             _ => {}
@@ -232,186 +250,113 @@ impl Files {
     }
 
     pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant) {
-        if !self.at_rest() {
-            self.finish(Outcome::Abandoned(reason), peer, now);
+        let outcome = Outcome::Abandoned(reason);
+        match &self.state {
+            State::FirstLine { buf, since, .. } if !buf.is_empty() => {
+                raw::log_access(buf, 0, *since, now, outcome, peer);
+            }
+            State::Raw(download) => download.log(outcome, peer, now),
+            State::Http(session) => session.abandon(reason, peer),
+            _ => return,
         }
+        self.state = State::Done(reason);
     }
 
-    fn read_name<T: Read>(&mut self, io: &mut T, ctx: &mut Ctx) -> Framing {
-        let State::Naming {
-            name, quiet_until, ..
+    /// Reads the first line until it is told apart: HTTP, or a raw name framed as the module's
+    /// docs say. Undecided, it may run to [`request::MAX_REQUEST_LINE`]; once raw, the name's
+    /// own limit applies.
+    fn read_first_line<T: Read>(&mut self, io: &mut T, ctx: &mut Ctx) -> First {
+        let State::FirstLine {
+            buf, quiet_until, ..
         } = &mut self.state
         else {
-            return Framing::Partial;
+            return First::Partial;
         };
         loop {
             // One byte past the limit shows the limit was crossed.
-            let want = (MAX_NAME + 1 - name.len()).min(ctx.scratch.len());
+            let want = (request::MAX_REQUEST_LINE + 1)
+                .saturating_sub(buf.len())
+                .min(ctx.scratch.len());
             match io.read(&mut ctx.scratch[..want]) {
-                Ok(0) if name.is_empty() => return Framing::Over(Next::Close(Reason::Done)),
-                // The client shut down its sending side: the name is complete.
-                Ok(0) => return Framing::Whole(mem::take(name), Input::Ended),
-                Ok(n) => {
-                    let got = &ctx.scratch[..n];
-                    // Bytes after the terminator are ignored: the raw protocol has one request.
-                    if let Some(end) = got.iter().position(|&b| b == b'\n') {
-                        name.extend_from_slice(&got[..end]);
-                        if name.last() == Some(&b'\r') {
-                            name.pop();
-                        }
-                        return Framing::Whole(mem::take(name), Input::Open);
+                Ok(0) if buf.is_empty() => return First::Over(Next::Close(Reason::Done)),
+                // The client shut down its sending side: the line is complete.
+                Ok(0) => {
+                    return match looks_like_http(buf) {
+                        Detect::Http => First::Http,
+                        _ => First::Raw(mem::take(buf), Input::Ended),
                     }
-                    name.extend_from_slice(got);
-                    if name.len() > MAX_NAME || ctx.settings.name_wait.is_zero() {
-                        return Framing::Whole(mem::take(name), Input::Open);
+                }
+                Ok(n) => {
+                    let old = buf.len();
+                    buf.extend_from_slice(&ctx.scratch[..n]);
+                    match looks_like_http(buf) {
+                        Detect::Http => return First::Http,
+                        Detect::Raw => {
+                            // Bytes after the terminator are ignored: the raw protocol has one
+                            // request.
+                            if let Some(end) = buf[old..].iter().position(|&b| b == b'\n') {
+                                buf.truncate(old + end);
+                                if buf.last() == Some(&b'\r') {
+                                    buf.pop();
+                                }
+                                return First::Raw(mem::take(buf), Input::Open);
+                            }
+                            if buf.len() > MAX_NAME || ctx.settings.name_wait.is_zero() {
+                                return First::Raw(mem::take(buf), Input::Open);
+                            }
+                        }
+                        // `token SP target` run past the request line's limit: HTTP's 414.
+                        Detect::Undecided if buf.len() > request::MAX_REQUEST_LINE => {
+                            return First::Http;
+                        }
+                        Detect::Undecided if ctx.settings.name_wait.is_zero() => {
+                            return First::Raw(mem::take(buf), Input::Open);
+                        }
+                        Detect::Undecided => {}
                     }
                     *quiet_until = Some(ctx.now() + ctx.settings.name_wait);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Framing::Partial,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return First::Partial,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Framing::Over(Next::Close(e.into())),
+                Err(e) => return First::Over(Next::Close(e.into())),
             }
         }
     }
 
-    /// Opens the named file and starts sending it, or ends the request with the refusal.
-    fn open<T: Transport>(&mut self, name: Vec<u8>, input: Input, io: &mut T, ctx: &mut Ctx) {
+    /// The first line is a raw name: opens the file and starts sending it, or ends with the
+    /// refusal.
+    fn start_raw<T: Transport>(&mut self, name: Vec<u8>, input: Input, io: &mut T, ctx: &Ctx) {
         let since = match &self.state {
-            State::Naming { since, .. } => *since,
+            State::FirstLine { since, .. } => *since,
             _ => ctx.now(),
         };
-        let opened = match &ctx.settings.root {
-            Some(root) => root.open(&name),
-            None => Err(Refusal::NotFound), // no files service configured: nothing to serve
-        };
-        match opened {
-            Ok(opened) => {
-                self.state = State::Sending(Box::new(Transfer {
-                    name,
-                    since,
-                    input,
-                    file: opened.file,
-                    size: opened.size,
-                    offset: 0,
-                    pending: Pending::default(),
-                    method: Method::Sendfile,
-                }));
-            }
-            Err(refusal) => {
-                self.state = State::Naming {
-                    name,
-                    since,
-                    quiet_until: None,
-                };
-                self.end(Outcome::Refused(refusal), input, io, ctx);
+        match Download::open(name, since, input, ctx) {
+            Ok(download) => self.state = State::Raw(Box::new(download)),
+            Err((name, refusal)) => {
+                let outcome = Outcome::Refused(refusal);
+                raw::log_access(&name, 0, since, ctx.now(), outcome, ctx.peer);
+                self.close(outcome.reason(), input == Input::Open, io, ctx.now());
             }
         }
     }
 
-    /// Ends a request from inside a turn: as [`Files::finish`], but a clean end with a client
-    /// that may still send half-closes and lingers (`State::Closing`) rather than closing.
-    fn end<T: Transport>(&mut self, outcome: Outcome, input: Input, io: &mut T, ctx: &mut Ctx) {
-        let now = ctx.now();
-        let next = self.finish(outcome, ctx.peer, now);
-        if next == Next::Close(Reason::Done) && input == Input::Open && io.shutdown_write().is_ok()
-        {
-            self.state = State::Closing {
+    /// The first line is an HTTP request line: the connection speaks HTTP from now on.
+    fn start_http(&mut self) {
+        if let State::FirstLine { buf, since, .. } = &mut self.state {
+            self.state = State::Http(Box::new(Session::new(mem::take(buf), *since)));
+        }
+    }
+
+    /// Ends the exchange: a clean end with a client that may still send half-closes and
+    /// lingers rather than closing.
+    fn close<T: Transport>(&mut self, reason: Reason, linger: bool, io: &mut T, now: Instant) {
+        self.state = if reason == Reason::Done && linger && io.shutdown_write().is_ok() {
+            State::Closing {
                 until: now + LINGER,
-            };
-        }
-    }
-
-    /// Ends the request: logs its access line, drops the file, and tells the driver why.
-    fn finish(&mut self, outcome: Outcome, peer: SocketAddr, now: Instant) -> Next {
-        let ended = State::Done(outcome.reason());
-        let (name, sent, since) = match mem::replace(&mut self.state, ended) {
-            State::Naming { name, since, .. } => (name, 0, since),
-            State::Sending(tx) => (tx.name, tx.offset - tx.pending.len() as u64, tx.since),
-            State::Closing { .. } | State::Done(_) => return Next::Close(outcome.reason()),
-        };
-        let level = if outcome.is_warning() {
-            log::Level::Warn
+            }
         } else {
-            log::Level::Info
+            State::Done(reason)
         };
-        if log::log_enabled!(target: "tcpserve::access", level) {
-            let shown = &name[..name.len().min(LOGGED_NAME)];
-            let more = if name.len() > LOGGED_NAME { "..." } else { "" };
-            log::log!(
-                target: "tcpserve::access",
-                level,
-                "files {peer} \"{}{more}\" {sent} bytes {} ms {outcome}",
-                Escaped(shown),
-                now.saturating_duration_since(since).as_millis()
-            );
-        }
-        Next::Close(outcome.reason())
-    }
-}
-
-impl Transfer {
-    /// Sends as much as the socket takes. `None` while waiting for it to take more; the outcome
-    /// once the transfer is over.
-    fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
-        loop {
-            if let Err(e) = self.discard_input(io, ctx.scratch) {
-                return Some(Outcome::from_io(e));
-            }
-            if let Err(e) = self.pending.flush(io) {
-                return Some(Outcome::from_io(e));
-            }
-            if !self.pending.is_empty() {
-                return None;
-            }
-            let left = self.size - self.offset;
-            if left == 0 {
-                return Some(Outcome::Sent);
-            }
-            let result = match self.method {
-                Method::Sendfile => {
-                    io.send_file(&self.file, self.offset, left.min(MAX_SENDFILE) as usize)
-                }
-                Method::Copy => self.copy(io, ctx, left),
-            };
-            match result {
-                Ok(0) => return Some(Outcome::Truncated),
-                Ok(n) => self.offset += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if self.method == Method::Sendfile && sendfile_unsupported(&e) => {
-                    log::debug!("sendfile not supported here ({e}): copying instead");
-                    self.method = Method::Copy;
-                }
-                Err(e) => return Some(Outcome::from_io(e)),
-            }
-        }
-    }
-
-    /// Reads and drops what the client sent after its name (nothing, usually: then no call is
-    /// made, the socket being known drained).
-    fn discard_input<T: Transport>(&mut self, io: &mut T, scratch: &mut [u8]) -> io::Result<()> {
-        while self.input == Input::Open {
-            match io.discard_now(scratch) {
-                Ok(0) => self.input = Input::Ended,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// One chunk through the scratch buffer; what the socket refuses waits in `pending`.
-    fn copy<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx, left: u64) -> io::Result<usize> {
-        let want = left
-            .min(ctx.settings.buffer as u64)
-            .min(ctx.scratch.len() as u64) as usize;
-        let chunk = &mut ctx.scratch[..want];
-        let n = self.file.read_at(chunk, self.offset)?;
-        let sent = write_some(io, &chunk[..n])?;
-        self.pending.push(&chunk[sent..n]);
-        Ok(n)
     }
 }
 
@@ -429,18 +374,11 @@ fn linger<T: Transport>(io: &mut T, scratch: &mut [u8]) -> Next {
     }
 }
 
-fn sendfile_unsupported(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::handlers::script::Script;
-    use crate::root::Root;
+    use crate::root::{Escaped, Root};
     use std::path::PathBuf;
 
     const ROOMY: usize = 1 << 20;
