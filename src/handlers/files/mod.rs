@@ -555,4 +555,182 @@ mod tests {
         );
         assert_eq!(io.written, b"hello");
     }
+
+    // --- HTTP ---
+
+    fn drive_http(files: &mut Files, io: &mut Script, settings: &Settings) -> Next {
+        files.drive(io, &mut Script::ctx(&mut [0u8; 4096], settings))
+    }
+
+    /// The responses in `written`: each head, and the body by `Content-Length` (none for 304
+    /// or for the answers to HEAD, whose indices are `heads`).
+    fn responses_with_heads(mut written: &[u8], heads: &[usize]) -> Vec<(String, Vec<u8>)> {
+        let mut all = Vec::new();
+        while !written.is_empty() {
+            let end = written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let head = std::str::from_utf8(&written[..end]).unwrap();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.parse().unwrap());
+            let len = if head.starts_with("HTTP/1.1 304") || heads.contains(&all.len()) {
+                0
+            } else {
+                len
+            };
+            all.push((head.to_string(), written[end..end + len].to_vec()));
+            written = &written[end + len..];
+        }
+        all
+    }
+
+    fn responses(written: &[u8]) -> Vec<(String, Vec<u8>)> {
+        responses_with_heads(written, &[])
+    }
+
+    const GET_A: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[test]
+    fn http_keeps_the_connection_for_the_next_request() {
+        let tree = Tree::new("keep");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(GET_A);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert!(files.at_rest() && !io.write_shut);
+        assert_eq!(
+            files.deadline(&settings),
+            None,
+            "idle: only the idle timeout applies"
+        );
+        let mut io2 = Script::new(ROOMY).then_bytes(GET_A).then_eof();
+        assert_eq!(
+            drive_http(&mut files, &mut io2, &settings),
+            Next::Close(Reason::Done)
+        );
+        for written in [&io.written, &io2.written] {
+            let got = responses(written);
+            assert_eq!(got.len(), 1);
+            assert!(got[0].0.starts_with("HTTP/1.1 200 OK\r\n"), "{}", got[0].0);
+            assert!(!got[0].0.contains("Connection:"), "{}", got[0].0);
+            assert_eq!(got[0].1, b"hello");
+        }
+    }
+
+    #[test]
+    fn http_answers_pipelined_requests_in_order() {
+        let tree = Tree::new("pipe");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let batch = [
+            GET_A,
+            b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /a.txt",
+        ]
+        .concat();
+        // Split mid-head too: the second read completes the first request.
+        let mut io = Script::new(ROOMY)
+            .then_bytes(&batch[..7])
+            .then_bytes(&batch[7..]);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert!(io.write_shut, "Connection: close: half-closed, lingering");
+        let got = responses_with_heads(&io.written, &[1]);
+        let statuses: Vec<&str> = got.iter().map(|(h, _)| &h[9..12]).collect();
+        assert_eq!(statuses, ["200", "200", "404", "200"]);
+        assert_eq!(got[0].1, b"hello");
+        assert!(
+            got[1].0.contains("Content-Length: 5\r\n"),
+            "HEAD: the GET's length"
+        );
+        assert!(got[3].0.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn http_waits_for_a_socket_with_room() {
+        let tree = Tree::new("room");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(10).then_bytes(GET_A);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Write);
+        assert!(files.sending() && files.buffered() > 0);
+        io.room = ROOMY;
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(responses(&io.written)[0].1, b"hello");
+    }
+
+    #[test]
+    fn http_faults_answer_then_close() {
+        let tree = Tree::new("fault");
+        let settings = tree.settings(100);
+        let cases: &[(&[u8], &str)] = &[
+            (b"GET / HTTP/1.1\r\n\r\n", "400"), // no Host
+            (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505"),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                "413",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "501",
+            ),
+        ];
+        for (bytes, status) in cases {
+            let mut files = Files::new(&settings, Instant::now());
+            let mut io = Script::new(ROOMY).then_bytes(bytes);
+            assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+            let got = responses(&io.written);
+            assert_eq!(&got[0].0[9..12], *status, "{}", Escaped(bytes));
+            assert!(got[0].0.contains("Connection: close\r\n"));
+            assert!(io.write_shut, "lingers: the client may still be sending");
+        }
+    }
+
+    #[test]
+    fn http_request_timeout_answers_408() {
+        let tree = Tree::new("408");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(b"GET /a.txt HTTP/1.1\r\nHost");
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert!(io.written.is_empty() && !files.at_rest());
+        let due = files.deadline(&settings).expect("the request timeout");
+        let mut scratch = [0u8; 4096];
+        let mut ctx = Script::ctx(&mut scratch, &settings);
+        ctx.clock = crate::handlers::Clock::Turn(due);
+        assert_eq!(files.on_deadline(&mut io, &mut ctx), Next::Read);
+        let got = responses(&io.written);
+        assert!(got[0].0.starts_with("HTTP/1.1 408 "), "{}", got[0].0);
+        assert!(io.write_shut);
+    }
+
+    #[test]
+    fn http_with_pipelined_persistence_keeps_only_for_requests_already_here() {
+        let tree = Tree::new("iter");
+        let settings = Settings {
+            persistence: crate::handlers::Persistence::Pipelined,
+            ..tree.settings(100)
+        };
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY).then_bytes(&[GET_A, GET_A].concat());
+        drive_http(&mut files, &mut io, &settings);
+        let got = responses(&io.written);
+        assert_eq!(got.len(), 2);
+        assert!(!got[0].0.contains("Connection:"), "{}", got[0].0);
+        assert!(got[1].0.contains("Connection: close\r\n"), "{}", got[1].0);
+        assert!(io.write_shut);
+    }
+
+    #[test]
+    fn a_request_line_split_over_reads_is_still_http() {
+        let tree = Tree::new("split");
+        let settings = tree.settings(100);
+        let mut files = Files::new(&settings, Instant::now());
+        let mut io = Script::new(ROOMY);
+        for b in GET_A {
+            io = io.then_bytes(&[*b]);
+        }
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(responses(&io.written)[0].1, b"hello");
+    }
 }
