@@ -228,6 +228,19 @@ impl<S> EdgeIo<'_, S> {
         self.budget_left() > 0
     }
 
+    /// Writes `buf` with `write` unless the socket is known full or the budget spent.
+    fn send(
+        &mut self,
+        buf: &[u8],
+        write: impl FnOnce(&mut S, &[u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if !self.ready.has(Ready::WRITE) || !self.within_budget() {
+            return Err(would_block());
+        }
+        let result = write(self.stream, buf);
+        self.wrote(buf.len(), result)
+    }
+
     /// Accounts for an attempt to send `asked` bytes that sent `result`; a result short of
     /// `asked` means the send buffer is full.
     fn wrote(&mut self, asked: usize, result: io::Result<usize>) -> io::Result<usize> {
@@ -280,11 +293,7 @@ impl<S: Read> Read for EdgeIo<'_, S> {
 
 impl<S: Write> Write for EdgeIo<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.ready.has(Ready::WRITE) || !self.within_budget() {
-            return Err(would_block());
-        }
-        let result = self.stream.write(buf);
-        self.wrote(buf.len(), result)
+        self.send(buf, S::write)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -305,6 +314,10 @@ impl<S: Transport> Transport for EdgeIo<'_, S> {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.stream.shutdown_write()
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf, S::write_more)
     }
 
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {

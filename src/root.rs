@@ -33,7 +33,9 @@ pub enum Refusal {
     /// Resolves (through a symlink) to something outside the root.
     OutsideRoot,
     NotFound,
-    /// Exists but is not a regular file; the word says what it is.
+    /// A directory: HTTP answers it with its `index.html`.
+    Directory,
+    /// Exists but is neither a regular file nor a directory; the word says what it is.
     NotRegular(&'static str),
     PermissionDenied,
     /// Any other failure to open or inspect it.
@@ -49,6 +51,7 @@ impl fmt::Display for Refusal {
             Refusal::DotDot => f.write_str("refused: '..' in name"),
             Refusal::OutsideRoot => f.write_str("refused: outside root"),
             Refusal::NotFound => f.write_str("not found"),
+            Refusal::Directory => f.write_str("refused: a directory, not a regular file"),
             Refusal::NotRegular(what) => write!(f, "refused: {what}, not a regular file"),
             Refusal::PermissionDenied => f.write_str("refused: permission denied"),
             Refusal::Io(kind) => write!(f, "refused: {kind}"),
@@ -96,6 +99,8 @@ static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 pub struct Opened {
     pub file: File,
     pub size: u64,
+    /// For `Last-Modified` and the `ETag`.
+    pub modified: std::time::SystemTime,
 }
 
 /// The served directory.
@@ -162,12 +167,17 @@ impl Root {
         let file = File::from(fd);
         let meta = file.metadata().map_err(|e| Refusal::Io(e.kind()))?;
         let kind = meta.file_type();
+        if kind.is_dir() {
+            return Err(Refusal::Directory);
+        }
         if !kind.is_file() {
             return Err(Refusal::NotRegular(describe(&kind)));
         }
         Ok(Opened {
-            file,
             size: meta.size(),
+            // Every Linux file system keeps an mtime; the epoch stands in should one not.
+            modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            file,
         })
     }
 
@@ -197,9 +207,7 @@ fn open_refusal(err: io::Error) -> Refusal {
 
 fn describe(kind: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
+    if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_socket() {
         "a socket"

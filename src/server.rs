@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::{Config, Model};
-use crate::handlers::{ServiceKind, Settings};
+use crate::handlers::{Persistence, ServiceKind, Settings};
 use crate::listen::{self, Listener};
 use crate::models;
 use crate::reactor::{Ending, Reactor};
@@ -140,6 +140,10 @@ impl Server {
                 name_wait: config.name_wait,
                 request_timeout: config.request_timeout,
                 root,
+                persistence: match config.model {
+                    Model::Iterative => Persistence::Pipelined,
+                    Model::Reactor | Model::Threads => Persistence::Idle,
+                },
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -114,6 +114,26 @@ pub fn sendfile(socket: RawFd, file: RawFd, offset: u64, len: usize) -> io::Resu
     }
 }
 
+/// `send(2)` with `MSG_MORE`: more data follows at once (a response's body after its head), so
+/// the kernel holds a partial segment for it instead of sending it alone; without this, Nagle's
+/// algorithm would hold the body's small tail until the client's delayed ACK of the head.
+pub fn send_more(socket: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: reads at most buf.len() bytes from a live buffer.
+    let n = unsafe {
+        libc::send(
+            socket,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `recv(2)` with `MSG_DONTWAIT`: what has arrived, without waiting even on a blocking socket.
 pub fn recv_now(socket: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: writes at most buf.len() bytes into a live buffer.

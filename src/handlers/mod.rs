@@ -135,6 +135,18 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Files: the served directory (`None` when no files service runs).
     pub root: Option<Root>,
+    /// Files over HTTP: how long a connection is kept between requests.
+    pub persistence: Persistence,
+}
+
+/// How long an HTTP connection is kept open between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Until the client closes it, or the idle timeout.
+    Idle,
+    /// Only while the client's next request has already arrived (pipelined): the iterative
+    /// model serves one client at a time, and an idle connection would keep the rest waiting.
+    Pipelined,
 }
 
 impl Default for Settings {
@@ -145,6 +157,7 @@ impl Default for Settings {
             name_wait: config.name_wait,
             request_timeout: config.request_timeout,
             root: None,
+            persistence: Persistence::Idle,
         }
     }
 }
@@ -193,6 +206,12 @@ pub trait Transport: io::Read + io::Write {
 
     /// Sends FIN after what was written; reading goes on.
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Writes `buf`, telling the kernel more follows at once (`MSG_MORE`): a response head
+    /// before its body, which then leaves in the same segment.
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
 }
 
 /// A blocking socket, as the threaded and iterative drivers use.
@@ -208,6 +227,10 @@ impl Transport for std::net::TcpStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buf)
+    }
 }
 
 /// A nonblocking socket, as the reactor uses.
@@ -222,6 +245,10 @@ impl Transport for mio::net::TcpStream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buf)
     }
 }
 

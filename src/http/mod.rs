@@ -12,26 +12,26 @@
 //! Nothing here allocates per request: parsed fields borrow the input, output goes into
 //! buffers the caller owns and reuses.
 //!
-//! Not wired into the files service yet. What the wiring must respect:
-//! - Ask [`request::looks_like_http`] on each read of the first line. When the raw framing
-//!   would end a name (half-close, quiet period) while detection is still undecided, it is raw;
-//!   a newline always decides, so raw clients never wait longer than today. Once it is HTTP,
-//!   the quiet period no longer applies; with `--name-wait 0` a request line split over reads
-//!   falls to raw.
-//! - A first line may stay undecided up to 8 KiB: read that far while undecided, and apply the
-//!   raw 4 KiB name limit only once it is raw.
-//! - Keep the bytes after `head_len`: they are the next pipelined request (bounded buffer).
-//! - Re-parse only when new bytes hold a newline (or the buffer first passes 8 KiB, for a 414
-//!   without one): parsing is O(n), and one byte per segment would make it quadratic.
-//! - `[Header; 100]` and a decode buffer do not belong on a 16 KiB thread stack: use the
-//!   scratch buffer or the connection's own.
+//! The files service's HTTP sessions (`handlers/files/http.rs`) put these together. What the
+//! wiring respects:
+//! - [`request::looks_like_http`] is asked on each read of the first line. When the raw
+//!   framing would end a name (half-close, quiet period) while detection is still undecided,
+//!   it is raw; a newline always decides, so raw clients never wait longer than before HTTP
+//!   existed. Once it is HTTP, the quiet period no longer applies; with `--name-wait 0` a
+//!   request line split over reads falls to raw.
+//! - A first line may stay undecided up to 8 KiB (a method, a space, and a long target): it is
+//!   read that far, and past it answered 414; the raw 4 KiB name limit applies once it is raw.
+//! - The bytes after `head_len` are kept: they are the next pipelined request.
+//! - A head is re-parsed only when new bytes hold a newline (or cross a limit): parsing is
+//!   O(n), and one byte per segment would make it quadratic.
+//! - The decode buffer is the driver's scratch buffer, not the stack (threads may have 16 KiB).
 //! - Order: parse error (answer, close) → method (405, before the target) → [`target::decode`]
 //!   → `Root::open`; a directory → [`target::with_index`], else 404.
-//! - After a 413 or 501 the body is still coming: half-close and linger (the files service's
-//!   `Closing` state), or the kernel's reset destroys the answer. Every parse error closes;
-//!   408 carries `Connection: close`.
+//! - After a 413 or 501 the body is still coming: the server half-closes and lingers, or the
+//!   kernel's reset would destroy the answer. Every parse error closes; so does 408.
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.
-//! - Persistence: [`response::Connection::new`] from the version and [`request::Request::keep_alive`].
+//! - Persistence: [`response::Connection::new`] from the version and
+//!   [`request::Request::keep_alive`].
 //! - Access log: common log format, time from [`date::format_clf`], the request line escaped
 //!   with [`crate::root::Escaped`].
 

@@ -224,8 +224,8 @@ pub fn write_error_body(status: u16, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The status for a name [`crate::root::Root::open`] refused. A directory is not on the list:
-/// it is answered with its `index.html` (see [`crate::http::target::with_index`]), or 404.
+/// The status for a name [`crate::root::Root::open`] refused. A directory is answered with its
+/// `index.html` (see [`crate::http::target::with_index`]) before this is asked; without one, 404.
 pub fn refusal_status(refusal: Refusal) -> u16 {
     match refusal {
         // A path that only a crafted request contains: clients resolve dot segments first.
@@ -233,7 +233,9 @@ pub fn refusal_status(refusal: Refusal) -> u16 {
         Refusal::TooLong => 414,
         // Not told apart from a missing file: a link out of the root or a device is nothing
         // the server serves, and saying more would map the file system for a stranger.
-        Refusal::OutsideRoot | Refusal::NotFound | Refusal::NotRegular(_) => 404,
+        Refusal::OutsideRoot | Refusal::NotFound | Refusal::Directory | Refusal::NotRegular(_) => {
+            404
+        }
         Refusal::PermissionDenied => 403,
         Refusal::Io(_) => 500,
     }

@@ -125,6 +125,12 @@ impl Transport for BlockingIo<'_> {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.stream.shutdown(std::net::Shutdown::Write)
     }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = sys::send_more(self.stream.as_raw_fd(), buf).map_err(timed_out)?;
+        self.bytes_out += n as u64;
+        Ok(n)
+    }
 }
 
 /// Why the service gets its next turn.

@@ -1,0 +1,550 @@
+//! HTTP/1.1 on the files port: one connection's requests, each answered in order, until the
+//! client closes, asks to close, sends a head the parser refuses, or goes idle.
+//!
+//! Received bytes collect in `input`; it is parsed only when new bytes hold a line end (or cross
+//! a limit), so a head sent a byte at a time costs O(n) per line, not per byte. A whole head is
+//! answered at once: the response head (and an error's short text) is written into `out`, a
+//! buffer the connection keeps, then sent with `MSG_MORE` before the file's part goes by
+//! `sendfile`. The next request is not read until the response has gone, so pipelined
+//! requests wait in `input` or in the kernel, and a client that does not read its responses
+//! stops being read: backpressure, request by request. Once the connection has a buffer of
+//! each kind, requests cost no allocation.
+
+use std::mem;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use super::super::{Ctx, Next, Persistence, Reason, Settings, Transport};
+use super::body::Body;
+use super::{Flow, Outcome};
+use crate::http::range::{self, Range};
+use crate::http::request::{
+    self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
+};
+use crate::http::response::{self, Connection, ContentRange, Head};
+use crate::http::{date, mime, target};
+use crate::root::{Escaped, Refusal};
+
+/// The largest head: a request line, its CRLF, the fields, the empty line.
+const MAX_HEAD: usize = MAX_REQUEST_LINE + 2 + MAX_HEADER_BYTES + 2;
+/// An input buffer grown past this (by a large head) is given back between requests.
+const KEPT_INPUT: usize = 4096;
+/// How much of a request line an access-log line shows.
+const LOGGED_LINE: usize = 256;
+
+#[derive(Debug)]
+pub(super) struct Session {
+    /// Received and not yet answered: the head being read, then any pipelined requests.
+    input: Vec<u8>,
+    /// How much of `input` has been searched for a line end.
+    scanned: usize,
+    /// The response head being sent (and an error's body), and how much of it has gone.
+    out: Vec<u8>,
+    out_sent: usize,
+    phase: Phase,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for a whole head; `since` is when its first byte came (`None`: idle between
+    /// requests, when only the idle timeout applies).
+    Reading { since: Option<Instant> },
+    /// Sending the response to the head at the start of `input`.
+    Answering(Answer),
+}
+
+#[derive(Debug)]
+struct Answer {
+    /// Bytes of `input` the request took (what a fault leaves is never reused).
+    head_len: usize,
+    status: u16,
+    /// The file's part to send after the head.
+    body: Option<Body>,
+    /// Bytes of an error's text in `out`, after the head.
+    text: u64,
+    /// Whether the connection reads the next request after this response.
+    persist: bool,
+    /// When the response was made: its `Date`, and the access log's time.
+    date: SystemTime,
+    /// Why the request was refused, for the access log.
+    note: Note,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    None,
+    Fault(&'static str),
+    Refused(Refusal),
+}
+
+impl Session {
+    /// A session whose first head begins in `input`, received since `since`.
+    pub(super) fn new(input: Vec<u8>, since: Instant) -> Session {
+        Session {
+            input,
+            scanned: 0,
+            out: Vec::new(),
+            out_sent: 0,
+            phase: Phase::Reading { since: Some(since) },
+        }
+    }
+
+    pub(super) fn buffered(&self) -> usize {
+        let body = match &self.phase {
+            Phase::Answering(Answer {
+                body: Some(body), ..
+            }) => body.buffered(),
+            _ => 0,
+        };
+        self.out.len() - self.out_sent + body
+    }
+
+    pub(super) fn answering(&self) -> bool {
+        matches!(self.phase, Phase::Answering(_))
+    }
+
+    pub(super) fn at_rest(&self) -> bool {
+        !self.answering() && self.input.is_empty()
+    }
+
+    pub(super) fn deadline(&self, settings: &Settings) -> Option<Instant> {
+        match self.phase {
+            Phase::Reading { since: Some(since) } => Some(since + settings.request_timeout),
+            _ => None,
+        }
+    }
+
+    pub(super) fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Flow {
+        loop {
+            let Phase::Answering(answer) = &mut self.phase else {
+                if let Some(flow) = self.read_head(io, ctx) {
+                    return flow;
+                }
+                continue;
+            };
+            let Some(outcome) = send(answer, &self.out, &mut self.out_sent, io, ctx) else {
+                return Flow::Wait(Next::Write);
+            };
+            if let Some(flow) = self.answered(outcome, ctx) {
+                return flow;
+            }
+        }
+    }
+
+    /// The request timeout came with the head still incomplete: 408, then close.
+    pub(super) fn on_deadline(&mut self, ctx: &Ctx) {
+        if let Phase::Reading { since: Some(since) } = self.phase {
+            if since + ctx.settings.request_timeout <= ctx.now() {
+                let answer = refuse(408, "request timeout", SystemTime::now(), &mut self.out);
+                self.start(answer);
+            }
+        }
+    }
+
+    /// The driver closes the connection (idle timeout, shutdown): a response cut short is
+    /// logged; a head never completed had no response to log.
+    pub(super) fn abandon(&self, reason: Reason, peer: SocketAddr) {
+        if let Phase::Answering(answer) = &self.phase {
+            self.log(answer, Outcome::Abandoned(reason), peer);
+        }
+    }
+
+    /// Reads until a whole head is here and an answer to it is set up (`None`), or says what
+    /// to wait for.
+    fn read_head<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Flow> {
+        let mut old = 0;
+        loop {
+            if self.may_hold_head(old) && self.parse(ctx) {
+                return None;
+            }
+            old = self.input.len();
+            // A buffer past MAX_HEAD always parses to a fault, so `want` is never 0 here.
+            let want = (MAX_HEAD + 1).saturating_sub(old).min(ctx.scratch.len());
+            match io.read(&mut ctx.scratch[..want]) {
+                // The client closed, between requests or in the middle of a head.
+                Ok(0) => {
+                    return Some(Flow::End {
+                        reason: Reason::Done,
+                        linger: false,
+                    })
+                }
+                Ok(n) => {
+                    if let Phase::Reading {
+                        since: since @ None,
+                    } = &mut self.phase
+                    {
+                        *since = Some(ctx.now());
+                    }
+                    self.input.extend_from_slice(&ctx.scratch[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Some(Flow::Wait(Next::Read))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Some(Flow::End {
+                        reason: e.into(),
+                        linger: false,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Whether parsing can come to anything new since `input` held `old` bytes: a line end
+    /// arrived, or a limit was crossed (which the parser answers without one).
+    fn may_hold_head(&mut self, old: usize) -> bool {
+        let len = self.input.len();
+        let newline = self.input[self.scanned..].contains(&b'\n');
+        self.scanned = len;
+        let crossed = |limit: usize| old <= limit && limit < len;
+        newline || crossed(MAX_REQUEST_LINE) || crossed(MAX_HEAD)
+    }
+
+    /// Parses `input`; a whole head (or a fault) gets its answer set up and `true`.
+    fn parse(&mut self, ctx: &mut Ctx) -> bool {
+        // On the stack (3.2 KiB): parsed fields borrow `input`, so the array cannot be kept.
+        let mut headers = [Header::EMPTY; MAX_HEADERS];
+        let date = SystemTime::now();
+        let answer = match request::parse(&self.input, &mut headers) {
+            Ok(Status::Partial) if self.input.len() <= MAX_HEAD => return false,
+            Ok(Status::Partial) => fault(Error::HeadersTooLarge, date, &mut self.out),
+            Ok(Status::Complete { head_len, request }) => {
+                let pipelined = self.input.len() > head_len;
+                respond(&request, head_len, pipelined, ctx, date, &mut self.out)
+            }
+            Err(e) => fault(e, date, &mut self.out),
+        };
+        self.start(answer);
+        true
+    }
+
+    fn start(&mut self, answer: Answer) {
+        self.out_sent = 0;
+        self.phase = Phase::Answering(answer);
+    }
+
+    /// The response is over: logs it, then reads the next request (`None`) or ends.
+    fn answered(&mut self, outcome: Outcome, ctx: &Ctx) -> Option<Flow> {
+        let Phase::Answering(answer) =
+            mem::replace(&mut self.phase, Phase::Reading { since: None })
+        else {
+            return None;
+        };
+        self.log(&answer, outcome, ctx.peer);
+        self.out.clear();
+        self.out_sent = 0;
+        if outcome != Outcome::Sent || !answer.persist {
+            return Some(Flow::End {
+                reason: outcome.reason(),
+                linger: true,
+            });
+        }
+        self.input.drain(..answer.head_len);
+        self.scanned = 0;
+        if self.input.is_empty() && self.input.capacity() > KEPT_INPUT {
+            self.input = Vec::new();
+        } else if !self.input.is_empty() {
+            // A pipelined request: its time counts from now.
+            self.phase = Phase::Reading {
+                since: Some(ctx.now()),
+            };
+        }
+        None
+    }
+
+    /// The request's access line, in the common log format, with why it was refused or cut
+    /// short after it (target `tcpserve::access`). Server-side failures are warnings; a
+    /// client's mistakes are not (a browser asks for `/favicon.ico` everywhere).
+    fn log(&self, answer: &Answer, outcome: Outcome, peer: SocketAddr) {
+        let failed = matches!(outcome, Outcome::Truncated | Outcome::Failed(_));
+        let level = if failed || answer.status >= 500 {
+            log::Level::Warn
+        } else {
+            log::Level::Info
+        };
+        if !log::log_enabled!(target: "tcpserve::access", level) {
+            return;
+        }
+        let sent = match (&answer.body, outcome) {
+            (Some(body), _) => body.sent(),
+            (None, Outcome::Sent) => answer.text,
+            (None, _) => 0,
+        };
+        // The first line, as sent (empty lines before it skipped), shortened for the log.
+        let head = &self.input[..];
+        let start = head
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(head.len());
+        let line = &head[start..];
+        let end = line
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(line.len());
+        let shown = &line[..end.min(LOGGED_LINE)];
+        let more = if end > LOGGED_LINE { "..." } else { "" };
+        let time = date::format_clf(answer.date);
+        let time = std::str::from_utf8(&time).unwrap_or("-");
+        let status = answer.status;
+        let line = Escaped(shown);
+        let ip = peer.ip();
+        match (outcome, answer.note) {
+            (Outcome::Sent, Note::None) => log::log!(
+                target: "tcpserve::access",
+                level,
+                "{ip} - - [{time}] \"{line}{more}\" {status} {}",
+                Bytes(sent)
+            ),
+            (Outcome::Sent, Note::Fault(why)) => log::log!(
+                target: "tcpserve::access",
+                level,
+                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{why}\"",
+                Bytes(sent)
+            ),
+            (Outcome::Sent, Note::Refused(refusal)) => log::log!(
+                target: "tcpserve::access",
+                level,
+                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{refusal}\"",
+                Bytes(sent)
+            ),
+            (outcome, _) => log::log!(
+                target: "tcpserve::access",
+                level,
+                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{outcome}\"",
+                Bytes(sent)
+            ),
+        }
+    }
+}
+
+/// A byte count as the common log format writes it: `-` for none.
+struct Bytes(u64);
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => f.write_str("-"),
+            n => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Sends what is left of the head in `out`, then the body. `None` while the socket is full.
+fn send<T: Transport>(
+    answer: &mut Answer,
+    out: &[u8],
+    out_sent: &mut usize,
+    io: &mut T,
+    ctx: &mut Ctx,
+) -> Option<Outcome> {
+    while *out_sent < out.len() {
+        let rest = &out[*out_sent..];
+        // With a body to follow, the head waits for it rather than leaving in a segment of
+        // its own.
+        let result = match answer.body {
+            Some(_) => io.write_more(rest),
+            None => io.write(rest),
+        };
+        match result {
+            Ok(0) => return Some(Outcome::Failed(std::io::ErrorKind::WriteZero)),
+            Ok(n) => *out_sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(Outcome::from_io(e)),
+        }
+    }
+    match &mut answer.body {
+        Some(body) => body.pump(io, ctx),
+        None => Some(Outcome::Sent),
+    }
+}
+
+/// What every answer to one well-formed request shares.
+struct Reply {
+    head_len: usize,
+    head_only: bool,
+    persist: bool,
+    connection: Connection,
+    date: SystemTime,
+}
+
+impl Reply {
+    fn answer(&self, status: u16, body: Option<Body>, text: u64, note: Note) -> Answer {
+        Answer {
+            head_len: self.head_len,
+            status,
+            body,
+            text,
+            persist: self.persist,
+            date: self.date,
+            note,
+        }
+    }
+
+    /// An error with its short text (none for HEAD).
+    fn refuse(
+        &self,
+        status: u16,
+        note: Note,
+        range: Option<ContentRange>,
+        out: &mut Vec<u8>,
+    ) -> Answer {
+        let head = Head {
+            connection: self.connection,
+            content_range: range,
+            ..Head::error(status, self.date)
+        };
+        write_error(&head, self.head_only, out);
+        let text = if self.head_only {
+            0
+        } else {
+            response::error_body_len(status)
+        };
+        self.answer(status, None, text, note)
+    }
+
+    fn refused(&self, refusal: Refusal, out: &mut Vec<u8>) -> Answer {
+        let status = response::refusal_status(refusal);
+        self.refuse(status, Note::Refused(refusal), None, out)
+    }
+}
+
+/// The answer to a whole, well-formed head: the file, part of it, 304, or a refusal. The
+/// order of checks is the module docs' of [`crate::http`].
+fn respond(
+    req: &Request,
+    head_len: usize,
+    pipelined: bool,
+    ctx: &mut Ctx,
+    date: SystemTime,
+    out: &mut Vec<u8>,
+) -> Answer {
+    let persist = req.keep_alive() && (pipelined || ctx.settings.persistence == Persistence::Idle);
+    let reply = Reply {
+        head_len,
+        head_only: req.method == "HEAD",
+        persist,
+        connection: Connection::new(req.version, persist),
+        date,
+    };
+    if req.method != "GET" && !reply.head_only {
+        return reply.refuse(405, Note::None, None, out);
+    }
+    // The decoded path is never longer than the target, so half the scratch buffer holds it.
+    let (path_buf, index_buf) = ctx.scratch.split_at_mut(ctx.scratch.len() / 2);
+    let path = match target::decode(req.target.as_bytes(), path_buf) {
+        Ok(path) => path,
+        Err(e) => return reply.refuse(e.status(), Note::Fault(e.reason()), None, out),
+    };
+    let Some(root) = &ctx.settings.root else {
+        return reply.refused(Refusal::NotFound, out);
+    };
+    let (opened, path) = match root.open(path) {
+        Ok(opened) => (opened, path),
+        Err(Refusal::Directory) => {
+            let index = match target::with_index(path, index_buf) {
+                Ok(index) => index,
+                Err(e) => return reply.refuse(e.status(), Note::Fault(e.reason()), None, out),
+            };
+            match root.open(index) {
+                Ok(opened) => (opened, index),
+                Err(refusal) => return reply.refused(refusal, out),
+            }
+        }
+        Err(refusal) => return reply.refused(refusal, out),
+    };
+    let (size, modified) = (opened.size, opened.modified);
+    let etag = response::etag(size, modified);
+    let mut head = Head {
+        content_type: Some(mime::content_type(path)),
+        content_length: Some(size),
+        last_modified: Some(modified),
+        etag: Some(&etag),
+        accept_ranges: true,
+        connection: reply.connection,
+        ..Head::new(200, date)
+    };
+    let (if_none_match, if_modified_since) = (req.if_none_match(), req.if_modified_since());
+    if response::not_modified(if_none_match, if_modified_since, &etag, modified, date) {
+        let head = Head {
+            status: 304,
+            content_type: None,
+            content_length: None,
+            accept_ranges: false,
+            ..head
+        };
+        out.clear();
+        head.write(out);
+        return reply.answer(304, None, 0, Note::None);
+    }
+    // Range applies to GET only, and If-Range decides first whether it applies at all.
+    let range = match req.range() {
+        Some(value)
+            if !reply.head_only
+                && req
+                    .if_range()
+                    .is_none_or(|v| response::if_range_allows(v, &etag, modified)) =>
+        {
+            range::parse(value, size)
+        }
+        _ => Range::Whole,
+    };
+    let (start, end) = match range {
+        Range::Whole => (0, size),
+        Range::Part {
+            start,
+            end_inclusive,
+        } => {
+            head.status = 206;
+            head.content_length = Some(end_inclusive - start + 1);
+            head.content_range = Some(ContentRange::Bytes {
+                start,
+                end_inclusive,
+                size,
+            });
+            (start, end_inclusive + 1)
+        }
+        Range::Unsatisfiable => {
+            let unsatisfied = Some(ContentRange::Unsatisfied { size });
+            return reply.refuse(416, Note::None, unsatisfied, out);
+        }
+    };
+    out.clear();
+    head.write(out);
+    let body = (!reply.head_only && end > start).then(|| Body::new(opened.file, start, end));
+    reply.answer(head.status, body, 0, Note::None)
+}
+
+/// The answer to a head the parser refused: its status, `Connection: close`, and the close.
+fn fault(e: Error, date: SystemTime, out: &mut Vec<u8>) -> Answer {
+    refuse(e.status(), e.reason(), date, out)
+}
+
+/// An error answered without a request to go by (a fault, a timeout): then the connection
+/// closes.
+fn refuse(status: u16, why: &'static str, date: SystemTime, out: &mut Vec<u8>) -> Answer {
+    let head = Head {
+        connection: Connection::Close,
+        ..Head::error(status, date)
+    };
+    write_error(&head, false, out);
+    Answer {
+        head_len: 0,
+        status,
+        body: None,
+        text: response::error_body_len(status),
+        persist: false,
+        date,
+        note: Note::Fault(why),
+    }
+}
+
+/// An error's head, and its short text unless the request was HEAD.
+fn write_error(head: &Head, head_only: bool, out: &mut Vec<u8>) {
+    out.clear();
+    head.write(out);
+    if !head_only {
+        response::write_error_body(head.status, out);
+    }
+}

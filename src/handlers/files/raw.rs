@@ -1,0 +1,115 @@
+//! The raw protocol's download: the named file, whole, then the connection closes. What the
+//! client sends meanwhile is read and dropped, since closing a socket with unread input resets
+//! it, and a reset loses the file's tail.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::super::{Ctx, Transport};
+use super::body::Body;
+use super::Outcome;
+use crate::root::{Escaped, Refusal};
+
+/// How much of a name an access-log line shows.
+const LOGGED_NAME: usize = 256;
+
+/// Whether the client may still send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Input {
+    Open,
+    /// The client shut down its sending side.
+    Ended,
+}
+
+#[derive(Debug)]
+pub(super) struct Download {
+    name: Vec<u8>,
+    since: Instant,
+    pub(super) input: Input,
+    body: Body,
+}
+
+impl Download {
+    /// Opens the named file; a refusal comes back with the name, for the access log.
+    pub(super) fn open(
+        name: Vec<u8>,
+        since: Instant,
+        input: Input,
+        ctx: &Ctx,
+    ) -> Result<Download, (Vec<u8>, Refusal)> {
+        let opened = match &ctx.settings.root {
+            Some(root) => root.open(&name),
+            None => Err(Refusal::NotFound), // no files service configured: nothing to serve
+        };
+        match opened {
+            Ok(opened) => Ok(Download {
+                name,
+                since,
+                input,
+                body: Body::new(opened.file, 0, opened.size),
+            }),
+            Err(refusal) => Err((name, refusal)),
+        }
+    }
+
+    pub(super) fn buffered(&self) -> usize {
+        self.body.buffered()
+    }
+
+    /// Sends as much as the socket takes; `None` while waiting for it.
+    pub(super) fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
+        if let Err(e) = self.discard_input(io, ctx.scratch) {
+            return Some(Outcome::from_io(e));
+        }
+        self.body.pump(io, ctx)
+    }
+
+    /// The request's access line.
+    pub(super) fn log(&self, outcome: Outcome, peer: SocketAddr, now: Instant) {
+        log_access(&self.name, self.body.sent(), self.since, now, outcome, peer);
+    }
+
+    /// Reads and drops what the client sent after its name (nothing, usually: then no call is
+    /// made, the socket being known drained).
+    fn discard_input<T: Transport>(&mut self, io: &mut T, scratch: &mut [u8]) -> io::Result<()> {
+        while self.input == Input::Open {
+            match io.discard_now(scratch) {
+                Ok(0) => self.input = Input::Ended,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One raw request's access line (target `tcpserve::access`): a warning when the client did not
+/// get its file through no doing of its own.
+pub(super) fn log_access(
+    name: &[u8],
+    sent: u64,
+    since: Instant,
+    now: Instant,
+    outcome: Outcome,
+    peer: SocketAddr,
+) {
+    let level = if outcome.is_warning() {
+        log::Level::Warn
+    } else {
+        log::Level::Info
+    };
+    if log::log_enabled!(target: "tcpserve::access", level) {
+        let shown = &name[..name.len().min(LOGGED_NAME)];
+        let more = if name.len() > LOGGED_NAME { "..." } else { "" };
+        log::log!(
+            target: "tcpserve::access",
+            level,
+            "files {peer} \"{}{more}\" {sent} bytes {} ms {outcome}",
+            Escaped(shown),
+            now.saturating_duration_since(since).as_millis()
+        );
+    }
+}
