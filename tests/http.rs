@@ -1901,6 +1901,26 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
         );
         assert_closes(&mut client, &what);
     }
+
+    // A later request on a kept connection has the same time from its first byte. Not in the
+    // iterative model, which closes after the first response, as nothing else has arrived.
+    if model != Model::Iterative {
+        let mut client = Client::connect(server.files_addr());
+        let got = client.exchange(&get("/a.txt", &[]), false).unwrap();
+        assert_eq!(got.status, 200, "{}", got.describe());
+        let started = Instant::now();
+        let got = client
+            .exchange(b"GET /a.txt HTTP/1.1\r\nHost: a\r\n", false)
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(got.status, 408, "{}", got.describe());
+        assert!(got.says_close(), "{}", got.describe());
+        assert!(
+            (config.request_timeout..limit).contains(&took),
+            "a second head: 408 after {took:?}"
+        );
+        assert_closes(&mut client, "after a second head's 408");
+    }
 }
 
 fn an_idle_keep_alive_connection_is_closed_by_the_idle_timeout(model: Model) {
