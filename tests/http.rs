@@ -117,7 +117,7 @@ fn url(server: &Handle, path: &str) -> String {
     format!("http://{}{path}", server.files_addr())
 }
 
-/// 64 MiB of pseudo-random bytes, made once: the big test files are prefixes of it.
+/// 8 MiB of pseudo-random bytes, made once: the big test files are prefixes of it.
 fn big() -> &'static [u8] {
     static BIG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     BIG.get_or_init(|| random_bytes(8 * MIB, 0x4854_5450))
@@ -791,8 +791,11 @@ fn complete_plan(name: &str, content: &dyn Fn(&str) -> Vec<u8>) -> Plan {
         | "obs-text in a value"
         | "tab inside a value"
         | "empty value"
-        | "leading empty line"
         | "HTTP/1.2 is read as 1.1" => served(content("index.html")),
+        // Never played: a CR first is not an HTTP request line, so `looks_like_http` makes it
+        // raw (and the raw protocol refuses the empty name). Listed for when detection skips
+        // leading empty lines as the parser does.
+        "leading empty line" => served(content("index.html")),
         // HTTP/1.0 without keep-alive: the server closes after it.
         "HEAD on HTTP/1.0 without Host" => Plan::Answers(
             vec![Answer {
@@ -1047,6 +1050,22 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
         ),
         row("double slash", g("//inside.txt"), inside()),
         row("dot segment", g("/./inside.txt"), inside()),
+        // The parser skips empty lines before a request line; after a first request, the
+        // connection is HTTP already, so they reach it.
+        row(
+            "an empty line between pipelined requests",
+            "GET /a HTTP/1.1\r\nHost: a\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+            Plan::Answers(
+                ["a", "b"]
+                    .map(|rel| Answer {
+                        status: 200,
+                        head_only: false,
+                        content: Some(content(rel)),
+                    })
+                    .to_vec(),
+                After::Open,
+            ),
+        ),
         row(
             "method of 32 bytes",
             request(&"M".repeat(32), "/", &[]),
