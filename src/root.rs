@@ -17,7 +17,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
+use crate::cache::OpenCache;
 use crate::sys;
 
 /// The longest name a client may send, in bytes.
@@ -94,10 +97,10 @@ pub enum Resolver {
 /// Set once `openat2` is found missing, so each open afterwards goes straight to the fallback.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
-/// A regular file opened for a client.
-#[derive(Debug)]
+/// A regular file opened for a client; shared with [`OpenCache`] while it keeps it.
+#[derive(Debug, Clone)]
 pub struct Opened {
-    pub file: File,
+    pub file: Arc<File>,
     pub size: u64,
     /// For `Last-Modified` and the `ETag`.
     pub modified: std::time::SystemTime,
@@ -108,6 +111,7 @@ pub struct Opened {
 pub struct Root {
     dir: OwnedFd,
     real: PathBuf,
+    recent: OpenCache,
 }
 
 impl Root {
@@ -124,6 +128,7 @@ impl Root {
         Ok(Root {
             dir: dir.into(),
             real,
+            recent: OpenCache::default(),
         })
     }
 
@@ -147,6 +152,17 @@ impl Root {
             }
             other => other,
         }
+    }
+
+    /// [`Root::open`], reusing a file opened under the same name less than
+    /// [`crate::cache::TTL`] ago (see [`crate::cache`] for what that trades).
+    pub fn open_cached(&self, name: &[u8], now: Instant) -> Result<Opened, Refusal> {
+        if let Some(opened) = self.recent.get(name, now) {
+            return Ok(opened);
+        }
+        let opened = self.open(name)?;
+        self.recent.put(name, &opened, now);
+        Ok(opened)
     }
 
     /// [`Root::open`] with a chosen resolver (tests run both).
@@ -174,10 +190,10 @@ impl Root {
             return Err(Refusal::NotRegular(describe(&kind)));
         }
         Ok(Opened {
+            file: Arc::new(file),
             size: meta.size(),
             // Every Linux file system keeps an mtime; the epoch stands in should one not.
             modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
-            file,
         })
     }
 

@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use super::super::pending::Pending;
 use super::super::{write_some, Ctx, Transport};
@@ -16,7 +17,8 @@ const MAX_SENDFILE: u64 = 0x7fff_f000;
 
 #[derive(Debug)]
 pub(super) struct Body {
-    file: File,
+    /// Shared with the open-file cache.
+    file: Arc<File>,
     /// Where the part starts, and one past its end.
     start: u64,
     end: u64,
@@ -35,7 +37,7 @@ enum Method {
 
 impl Body {
     /// Bytes `start..end` of `file`.
-    pub(super) fn new(file: File, start: u64, end: u64) -> Body {
+    pub(super) fn new(file: Arc<File>, start: u64, end: u64) -> Body {
         Body {
             file,
             start,

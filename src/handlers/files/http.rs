@@ -420,6 +420,7 @@ fn respond(
     date: SystemTime,
     out: &mut Vec<u8>,
 ) -> Answer {
+    let now = ctx.now();
     let persist = req.keep_alive() && (pipelined || ctx.settings.persistence == Persistence::Idle);
     let reply = Reply {
         head_len,
@@ -440,14 +441,14 @@ fn respond(
     let Some(root) = &ctx.settings.root else {
         return reply.refused(Refusal::NotFound, out);
     };
-    let (opened, path) = match root.open(path) {
+    let (opened, path) = match root.open_cached(path, now) {
         Ok(opened) => (opened, path),
         Err(Refusal::Directory) => {
             let index = match target::with_index(path, index_buf) {
                 Ok(index) => index,
                 Err(e) => return reply.refuse(e.status(), Note::Fault(e.reason()), None, out),
             };
-            match root.open(index) {
+            match root.open_cached(index, now) {
                 Ok(opened) => (opened, index),
                 Err(refusal) => return reply.refused(refusal, out),
             }

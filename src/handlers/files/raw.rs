@@ -39,7 +39,7 @@ impl Download {
         ctx: &Ctx,
     ) -> Result<Download, (Vec<u8>, Refusal)> {
         let opened = match &ctx.settings.root {
-            Some(root) => root.open(&name),
+            Some(root) => root.open_cached(&name, ctx.now()),
             None => Err(Refusal::NotFound), // no files service configured: nothing to serve
         };
         match opened {
