@@ -90,9 +90,9 @@ pub fn stderr_is_terminal() -> bool {
     unsafe { libc::isatty(libc::STDERR_FILENO) == 1 }
 }
 
-/// Descriptors kept back from connections: listeners, the poll, the stop pipe, logging, room to
-/// accept (and refuse) one more client, and the files the open-file cache keeps.
-pub const FD_RESERVE: u64 = 32 + crate::cache::CAPACITY as u64;
+/// Descriptors kept back from connections: listeners, the poll, the stop pipe, logging, and
+/// room to accept (and refuse) one more client.
+pub const FD_RESERVE: u64 = 32;
 
 /// The default connection cap for an open-file limit, when each connection may hold
 /// `fds_per_conn` descriptors (a socket, and a file while downloading).

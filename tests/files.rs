@@ -632,9 +632,9 @@ fn both_resolvers_refuse_the_hostile_names() {
         for row in hostile_rows(&tree) {
             let label = format!("{resolver:?} {}", shown(&row.name));
             match (root.open_with(&row.name, resolver), row.want) {
-                (Ok(opened), want) => {
+                (Ok(mut opened), want) => {
                     let mut got = Vec::new();
-                    (&*opened.file).read_to_end(&mut got).unwrap();
+                    opened.file.read_to_end(&mut got).unwrap();
                     match want {
                         _ if contains(&got, tree.marker.as_bytes()) => {
                             failures.push(format!("{label}: THE SECRET LEAKED"))
@@ -700,9 +700,9 @@ fn a_symlink_swapped_during_requests_never_leaks(model: Model) {
                 assert_eq!(end, End::Eof, "{}", shown(name));
                 assert!(got.is_empty() || got == *want, "{}: {got:?}", shown(name));
                 for resolver in [Resolver::Openat2, Resolver::RealPath] {
-                    if let Ok(opened) = root.open_with(name, resolver) {
+                    if let Ok(mut opened) = root.open_with(name, resolver) {
                         let mut got = Vec::new();
-                        (&*opened.file).read_to_end(&mut got).unwrap();
+                        opened.file.read_to_end(&mut got).unwrap();
                         assert!(
                             !contains(&got, tree.marker.as_bytes()),
                             "{resolver:?} leaked"
