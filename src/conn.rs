@@ -228,17 +228,17 @@ impl<S> EdgeIo<'_, S> {
         self.budget_left() > 0
     }
 
-    /// Writes `buf` with `write` unless the socket is known full or the budget spent.
+    /// Writes `asked` bytes with `write` unless the socket is known full or the budget spent.
     fn send(
         &mut self,
-        buf: &[u8],
-        write: impl FnOnce(&mut S, &[u8]) -> io::Result<usize>,
+        asked: usize,
+        write: impl FnOnce(&mut S) -> io::Result<usize>,
     ) -> io::Result<usize> {
         if !self.ready.has(Ready::WRITE) || !self.within_budget() {
             return Err(would_block());
         }
-        let result = write(self.stream, buf);
-        self.wrote(buf.len(), result)
+        let result = write(self.stream);
+        self.wrote(asked, result)
     }
 
     /// Accounts for an attempt to send `asked` bytes that sent `result`; a result short of
@@ -293,7 +293,12 @@ impl<S: Read> Read for EdgeIo<'_, S> {
 
 impl<S: Write> Write for EdgeIo<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.send(buf, S::write)
+        self.send(buf.len(), |s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let asked = bufs.iter().map(|b| b.len()).sum();
+        self.send(asked, |s| s.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -317,7 +322,7 @@ impl<S: Transport> Transport for EdgeIo<'_, S> {
     }
 
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.send(buf, S::write_more)
+        self.send(buf.len(), |s| s.write_more(buf))
     }
 
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {

@@ -7,6 +7,7 @@
 //! files port (request parsing, targets, ranges, dates, response heads).
 
 pub mod bench;
+pub mod cache;
 pub mod clients;
 pub mod config;
 pub mod conn;

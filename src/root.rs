@@ -11,13 +11,16 @@
 use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::cache::SmallFiles;
 use crate::sys;
 
 /// The longest name a client may send, in bytes.
@@ -100,7 +103,23 @@ pub struct Opened {
     pub file: File,
     pub size: u64,
     /// For `Last-Modified` and the `ETag`.
-    pub modified: std::time::SystemTime,
+    pub modified: SystemTime,
+}
+
+/// What is served for a name: its size and date, and its bytes, in a file or in memory.
+#[derive(Debug)]
+pub struct Content {
+    pub size: u64,
+    pub modified: SystemTime,
+    pub data: Data,
+}
+
+#[derive(Debug)]
+pub enum Data {
+    /// A file too large to keep in memory, open.
+    File(File),
+    /// A small file's bytes, shared with the cache.
+    Bytes(Arc<[u8]>),
 }
 
 /// The served directory.
@@ -108,6 +127,7 @@ pub struct Opened {
 pub struct Root {
     dir: OwnedFd,
     real: PathBuf,
+    recent: SmallFiles,
 }
 
 impl Root {
@@ -124,6 +144,7 @@ impl Root {
         Ok(Root {
             dir: dir.into(),
             real,
+            recent: SmallFiles::default(),
         })
     }
 
@@ -147,6 +168,41 @@ impl Root {
             }
             other => other,
         }
+    }
+
+    /// What to serve for `name`: a small file's bytes as read under the same name less than
+    /// [`crate::cache::TTL`] ago, or read now and kept (see [`crate::cache`] for what that
+    /// trades), or a larger file, opened.
+    pub fn content(&self, name: &[u8], now: Instant) -> Result<Content, Refusal> {
+        if let Some(content) = self.recent.get(name, now) {
+            return Ok(content);
+        }
+        let Opened {
+            file,
+            size,
+            modified,
+        } = self.open(name)?;
+        if size > crate::cache::MAX_SIZE {
+            let data = Data::File(file);
+            return Ok(Content {
+                size,
+                modified,
+                data,
+            });
+        }
+        // A file that grew since `statx` is read as it was then long; one that shrank, whole.
+        let mut bytes = Vec::with_capacity(size as usize);
+        (&file)
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Refusal::Io(e.kind()))?;
+        let bytes: Arc<[u8]> = bytes.into();
+        self.recent.put(name, &bytes, modified, now);
+        Ok(Content {
+            size: bytes.len() as u64,
+            modified,
+            data: Data::Bytes(bytes),
+        })
     }
 
     /// [`Root::open`] with a chosen resolver (tests run both).
@@ -174,10 +230,10 @@ impl Root {
             return Err(Refusal::NotRegular(describe(&kind)));
         }
         Ok(Opened {
+            file,
             size: meta.size(),
             // Every Linux file system keeps an mtime; the epoch stands in should one not.
-            modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
-            file,
+            modified: meta.modified().unwrap_or(UNIX_EPOCH),
         })
     }
 

@@ -89,11 +89,23 @@ impl Read for BlockingIo<'_> {
     }
 }
 
-impl Write for BlockingIo<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.stream.write(buf).map_err(timed_out)?;
+impl BlockingIo<'_> {
+    fn wrote(&mut self, result: io::Result<usize>) -> io::Result<usize> {
+        let n = result.map_err(timed_out)?;
         self.bytes_out += n as u64;
         Ok(n)
+    }
+}
+
+impl Write for BlockingIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.stream.write(buf);
+        self.wrote(result)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let result = self.stream.write_vectored(bufs);
+        self.wrote(result)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -103,10 +115,8 @@ impl Write for BlockingIo<'_> {
 
 impl Transport for BlockingIo<'_> {
     fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
-        let fd = self.stream.as_raw_fd();
-        let n = sys::sendfile(fd, file.as_raw_fd(), offset, len).map_err(timed_out)?;
-        self.bytes_out += n as u64;
-        Ok(n)
+        let result = sys::sendfile(self.stream.as_raw_fd(), file.as_raw_fd(), offset, len);
+        self.wrote(result)
     }
 
     fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -127,9 +137,8 @@ impl Transport for BlockingIo<'_> {
     }
 
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = sys::send_more(self.stream.as_raw_fd(), buf).map_err(timed_out)?;
-        self.bytes_out += n as u64;
-        Ok(n)
+        let result = sys::send_more(self.stream.as_raw_fd(), buf);
+        self.wrote(result)
     }
 }
 

@@ -1,22 +1,24 @@
 //! A part of a file on its way to the socket: the raw protocol's whole file, or an HTTP
-//! response's body. It goes with `sendfile(2)` as fast as the socket takes it, or, where
-//! `sendfile` is not supported, in chunks of at most `buffer` bytes through the scratch buffer;
-//! either way nothing is read ahead of the socket.
+//! response's body. A small file's bytes come from memory ([`crate::cache`]) and may leave
+//! with the response head in one `writev`. A larger file goes with `sendfile(2)` as fast as the
+//! socket takes it, or, where `sendfile` is not supported, in chunks of at most `buffer` bytes
+//! through the scratch buffer; either way nothing is read ahead of the socket.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
 
 use super::super::pending::Pending;
 use super::super::{write_some, Ctx, Transport};
 use super::Outcome;
+use crate::root::Data;
 
 /// Most bytes asked of one `sendfile` call (the kernel's own cap, about 2 GiB).
 const MAX_SENDFILE: u64 = 0x7fff_f000;
 
 #[derive(Debug)]
 pub(super) struct Body {
-    file: File,
+    data: Data,
     /// Where the part starts, and one past its end.
     start: u64,
     end: u64,
@@ -34,10 +36,10 @@ enum Method {
 }
 
 impl Body {
-    /// Bytes `start..end` of `file`.
-    pub(super) fn new(file: File, start: u64, end: u64) -> Body {
+    /// Bytes `start..end` of `data`.
+    pub(super) fn new(data: Data, start: u64, end: u64) -> Body {
         Body {
-            file,
+            data,
             start,
             end,
             offset: start,
@@ -70,11 +72,16 @@ impl Body {
             if left == 0 {
                 return Some(Outcome::Sent);
             }
-            let result = match self.method {
-                Method::Sendfile => {
-                    io.send_file(&self.file, self.offset, left.min(MAX_SENDFILE) as usize)
+            let result = match (&self.data, self.method) {
+                (Data::Bytes(bytes), _) => {
+                    io.write(&bytes[self.offset as usize..self.end as usize])
                 }
-                Method::Copy => self.copy(io, ctx, left),
+                (Data::File(file), Method::Sendfile) => {
+                    io.send_file(file, self.offset, left.min(MAX_SENDFILE) as usize)
+                }
+                (Data::File(file), Method::Copy) => {
+                    copy(file, self.offset, &mut self.pending, io, ctx, left)
+                }
             };
             match result {
                 Ok(0) => return Some(Outcome::Truncated),
@@ -90,17 +97,41 @@ impl Body {
         }
     }
 
-    /// One chunk through the scratch buffer; what the socket refuses waits in `pending`.
-    fn copy<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx, left: u64) -> io::Result<usize> {
-        let want = left
-            .min(ctx.settings.buffer as u64)
-            .min(ctx.scratch.len() as u64) as usize;
-        let chunk = &mut ctx.scratch[..want];
-        let n = self.file.read_at(chunk, self.offset)?;
-        let sent = write_some(io, &chunk[..n])?;
-        self.pending.push(&chunk[sent..n]);
-        Ok(n)
+    /// Writes `head` and as much of the part after it as the socket takes, in one call where
+    /// the part is in memory; a file's part waits for [`Body::pump`], the head telling the
+    /// kernel it follows (`MSG_MORE`). Returns how much of `head` went.
+    pub(super) fn send_with_head<T: Transport>(
+        &mut self,
+        io: &mut T,
+        head: &[u8],
+    ) -> io::Result<usize> {
+        let Data::Bytes(bytes) = &self.data else {
+            return io.write_more(head);
+        };
+        let rest = &bytes[self.offset as usize..self.end as usize];
+        let n = io.write_vectored(&[IoSlice::new(head), IoSlice::new(rest)])?;
+        self.offset += n.saturating_sub(head.len()) as u64;
+        Ok(n.min(head.len()))
     }
+}
+
+/// One chunk of `file` through the scratch buffer; what the socket refuses waits in `pending`.
+fn copy<T: Transport>(
+    file: &File,
+    offset: u64,
+    pending: &mut Pending,
+    io: &mut T,
+    ctx: &mut Ctx,
+    left: u64,
+) -> io::Result<usize> {
+    let want = left
+        .min(ctx.settings.buffer as u64)
+        .min(ctx.scratch.len() as u64) as usize;
+    let chunk = &mut ctx.scratch[..want];
+    let n = file.read_at(chunk, offset)?;
+    let sent = write_some(io, &chunk[..n])?;
+    pending.push(&chunk[sent..n]);
+    Ok(n)
 }
 
 fn sendfile_unsupported(e: &io::Error) -> bool {

@@ -340,10 +340,9 @@ fn send<T: Transport>(
 ) -> Option<Outcome> {
     while *out_sent < out.len() {
         let rest = &out[*out_sent..];
-        // With a body to follow, the head waits for it rather than leaving in a segment of
-        // its own.
-        let result = match answer.body {
-            Some(_) => io.write_more(rest),
+        // With a body to follow, the head leaves with it rather than in a segment of its own.
+        let result = match &mut answer.body {
+            Some(body) => body.send_with_head(io, rest),
             None => io.write(rest),
         };
         match result {
@@ -420,6 +419,7 @@ fn respond(
     date: SystemTime,
     out: &mut Vec<u8>,
 ) -> Answer {
+    let now = ctx.now();
     let persist = req.keep_alive() && (pipelined || ctx.settings.persistence == Persistence::Idle);
     let reply = Reply {
         head_len,
@@ -440,21 +440,21 @@ fn respond(
     let Some(root) = &ctx.settings.root else {
         return reply.refused(Refusal::NotFound, out);
     };
-    let (opened, path) = match root.open(path) {
-        Ok(opened) => (opened, path),
+    let (content, path) = match root.content(path, now) {
+        Ok(content) => (content, path),
         Err(Refusal::Directory) => {
             let index = match target::with_index(path, index_buf) {
                 Ok(index) => index,
                 Err(e) => return reply.refuse(e.status(), Note::Fault(e.reason()), None, out),
             };
-            match root.open(index) {
-                Ok(opened) => (opened, index),
+            match root.content(index, now) {
+                Ok(content) => (content, index),
                 Err(refusal) => return reply.refused(refusal, out),
             }
         }
         Err(refusal) => return reply.refused(refusal, out),
     };
-    let (size, modified) = (opened.size, opened.modified);
+    let (size, modified) = (content.size, content.modified);
     let etag = response::etag(size, modified);
     let mut head = Head {
         content_type: Some(mime::content_type(path)),
@@ -512,7 +512,7 @@ fn respond(
     };
     out.clear();
     head.write(out);
-    let body = (!reply.head_only && end > start).then(|| Body::new(opened.file, start, end));
+    let body = (!reply.head_only && end > start).then(|| Body::new(content.data, start, end));
     reply.answer(head.status, body, 0, Note::None)
 }
 

@@ -38,16 +38,16 @@ impl Download {
         input: Input,
         ctx: &Ctx,
     ) -> Result<Download, (Vec<u8>, Refusal)> {
-        let opened = match &ctx.settings.root {
-            Some(root) => root.open(&name),
+        let content = match &ctx.settings.root {
+            Some(root) => root.content(&name, ctx.now()),
             None => Err(Refusal::NotFound), // no files service configured: nothing to serve
         };
-        match opened {
-            Ok(opened) => Ok(Download {
+        match content {
+            Ok(content) => Ok(Download {
                 name,
                 since,
                 input,
-                body: Body::new(opened.file, 0, opened.size),
+                body: Body::new(content.data, 0, content.size),
             }),
             Err(refusal) => Err((name, refusal)),
         }
