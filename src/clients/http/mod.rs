@@ -131,7 +131,7 @@ impl fmt::Display for HttpError {
             HttpError::Unsatisfiable { have, total: None } => write!(
                 f,
                 "cannot resume: the server refused the range from byte {have} (416) without \
-                 saying the file's size"
+                 saying the file's size (the file may be complete already)"
             ),
             HttpError::Total { size, total } => write!(
                 f,
