@@ -223,7 +223,9 @@ pub fn plan(head: &Head, from: u64) -> Result<Plan, HttpError> {
                 total: None,
             }),
         },
-        200..=299 => {
+        // To a range, only a 200 means "here is the whole file instead"; an odd 2xx (204 No
+        // Content) must not empty the partial.
+        200..=299 if from == 0 || head.status == 200 => {
             let framing = framing(head)?;
             let total = match framing {
                 Framing::Length(n) => Some(n),
@@ -555,6 +557,8 @@ mod tests {
             ("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */4\r\n\r\n", 0, Err("server answered: HTTP/1.1 416")),
             ("HTTP/1.1 404 Not Found\r\n\r\n", 0, Err("server answered: HTTP/1.1 404 Not Found")),
             ("HTTP/1.1 404 Not Found\r\n\r\n", 4, Err("server answered: HTTP/1.1 404 Not Found")),
+            ("HTTP/1.1 204 No Content\r\n\r\n", 0, ok(0, Length(0), Some(0))),
+            ("HTTP/1.1 204 No Content\r\n\r\n", 4, Err("server answered: HTTP/1.1 204 No Content")),
             (
                 "HTTP/1.1 301 Moved Permanently\r\nLocation: http://h/b/\r\n\r\n",
                 0,
