@@ -138,16 +138,10 @@ pub fn copy(
 ) -> Result<u64, ClientError> {
     let mut buf = vec![0u8; 256 * 1024];
     let result = loop {
-        let n = match from.read(&mut buf) {
+        let n = match read_some(from, &mut buf, "receiving the file") {
             Ok(0) => break Ok(progress.got),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                break Err(ClientError::Io {
-                    what: "receiving the file",
-                    error,
-                })
-            }
+            Err(e) => break Err(e),
         };
         if let Err(error) = out.write_all(&buf[..n]) {
             break Err(ClientError::Io {
@@ -159,6 +153,20 @@ pub fn copy(
     };
     progress.finish();
     result
+}
+
+/// One read into `buf`, retried if interrupted; an error says `what` was being received.
+pub fn read_some(
+    from: &mut impl Read,
+    buf: &mut [u8],
+    what: &'static str,
+) -> Result<usize, ClientError> {
+    loop {
+        match from.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result.map_err(|error| ClientError::Io { what, error }),
+        }
+    }
 }
 
 /// The progress line on stderr: bytes and rate, and with a known length, a percentage and the

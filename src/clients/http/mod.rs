@@ -475,28 +475,17 @@ fn read_head(stream: &mut impl Read, buf: &mut [u8]) -> Result<(Head, usize, usi
                     continue;
                 }
                 Some((head, len)) => return Ok((head, start + len, filled)),
-                None => newline = false,
+                None => {}
             }
         }
         if filled == buf.len() {
             return Err(HttpError::Head(HeadError::TooLarge).into());
         }
-        let n = match stream.read(&mut buf[filled..]) {
-            Ok(0) => {
-                return Err(HttpError::NoHead {
-                    got: filled - start,
-                }
-                .into())
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                return Err(ClientError::Io {
-                    what: "receiving the response",
-                    error,
-                })
-            }
-        };
+        let n = get::read_some(stream, &mut buf[filled..], "receiving the response")?;
+        if n == 0 {
+            let got = filled - start;
+            return Err(HttpError::NoHead { got }.into());
+        }
         // A wrong start is told at once, not after 64 KiB of it.
         newline = buf[filled..filled + n].contains(&b'\n') || filled < 5;
         filled += n;
