@@ -698,3 +698,35 @@ fn a_host_name_resolves_and_an_ipv6_literal_connects() {
         .unwrap()
         .contains(&format!("\r\nHost: [::1]:{port}\r\n")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against tcpserve's own files service, every model
+
+per_model!([reactor, threads, iterative] downloads_and_resumes_from_tcpserve_itself);
+
+/// A whole download, a 404, and a resume of a partial with `--continue` (206 from the server's
+/// Range support, the total checked).
+fn downloads_and_resumes_from_tcpserve_itself(model: tcpserve::Model) {
+    let root = out_dir("http-own-root");
+    let data = random_bytes(3 * 1024 * 1024 + 17, 9);
+    fs::create_dir(root.join("sub")).unwrap();
+    fs::write(root.join("sub/big.bin"), &data).unwrap();
+    let server = start(&files_config(model, root.path()));
+    let target = url(server.files_addr(), "/sub/big.bin");
+
+    let dir = out_dir("http-own-whole");
+    let run = get(dir.path(), &[&target]);
+    assert_status(&run, 0, "saved big.bin", "whole");
+    assert!(fs::read(dir.join("big.bin")).unwrap() == data);
+
+    let run = get(dir.path(), &[&url(server.files_addr(), "/missing.bin")]);
+    assert_status(&run, 1, "HTTP/1.1 404 Not Found", "missing");
+    assert!(!dir.join("missing.bin").exists());
+
+    let dir = out_dir("http-own-resume");
+    fs::write(dir.join("big.bin.part"), &data[..1_000_000]).unwrap();
+    let run = get(dir.path(), &[&target, "--continue"]);
+    assert_status(&run, 0, "resumed after 1000000", "resume");
+    assert!(fs::read(dir.join("big.bin")).unwrap() == data);
+    assert_eq!(names(dir.path()), ["big.bin"]);
+}
