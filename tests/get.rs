@@ -7,8 +7,6 @@ mod common;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Command, Output};
 use std::thread;
 
 use common::*;
@@ -20,28 +18,6 @@ per_model!(
     an_existing_file_is_kept_unless_forced,
     a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty,
 );
-
-fn get(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tcpserve"))
-        .arg("get")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tcpserve runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Files in `dir` whose names mark an unfinished download.
-fn leftovers(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".part"))
-        .collect()
-}
 
 /// A scratch tree: `root/` served, `out/` to download into.
 fn tree(name: &str) -> TempDir {

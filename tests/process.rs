@@ -594,6 +594,15 @@ fn help_and_version_exit_0_on_stdout() {
             ],
         ),
         (&["send", "--help"], &["usage: tcpserve send", "--timeout"]),
+        (
+            &["get", "--help"],
+            &[
+                "usage: tcpserve get ADDR NAME",
+                "http://",
+                "--continue",
+                "--force",
+            ],
+        ),
         (&["--version"], &[&version]),
         (&["-V"], &[&version]),
     ];

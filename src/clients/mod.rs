@@ -1,6 +1,7 @@
 //! The command-line clients, blocking and simple, as in the lesson they grew from.
 
 pub mod get;
+pub mod http;
 pub mod send;
 
 use std::fmt;
@@ -37,6 +38,15 @@ pub enum ClientError {
         path: PathBuf,
         error: io::Error,
     },
+    /// An HTTP download failed: a bad URL's host, the server's answer, a partial file.
+    Http(http::HttpError),
+    /// A download failed after the partial file at `path` came to hold `bytes` bytes, which
+    /// are kept for `--continue`.
+    Kept {
+        error: Box<ClientError>,
+        path: PathBuf,
+        bytes: u64,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -57,6 +67,12 @@ impl fmt::Display for ClientError {
             ClientError::ShortReply { got, want } => write!(
                 f,
                 "the server closed the connection after {got} of {want} bytes"
+            ),
+            ClientError::Http(error) => error.fmt(f),
+            ClientError::Kept { error, path, bytes } => write!(
+                f,
+                "{error}; kept {} ({bytes} bytes): --continue resumes it, --force starts over",
+                path.display()
             ),
         }
     }

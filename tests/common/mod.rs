@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,29 @@ pub fn reset(stream: TcpStream) {
     };
     assert_eq!(rc, 0, "SO_LINGER");
     drop(stream);
+}
+
+/// Runs `tcpserve get ARGS` in `dir`.
+pub fn get(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcpserve"))
+        .arg("get")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("tcpserve runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Files in `dir` whose names mark an unfinished download.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part"))
+        .collect()
 }
 
 /// A scratch directory of its own under the system's temp dir (named for the test, the process
