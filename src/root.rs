@@ -251,6 +251,8 @@ impl Root {
 fn open_refusal(err: io::Error) -> Refusal {
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => Refusal::NotFound,
+        // A socket file, or a device with no driver behind it: open(2) cannot open either.
+        Some(libc::ENXIO) | Some(libc::ENODEV) => Refusal::NotRegular("a socket or a device"),
         // RESOLVE_BENEATH: a step would have left the root. ELOOP: a magic link (/proc/...)
         // or a symlink loop, which only a path meant to escape would contain.
         Some(libc::EXDEV) | Some(libc::ELOOP) => Refusal::OutsideRoot,

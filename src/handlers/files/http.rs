@@ -38,6 +38,8 @@ pub(super) struct Session {
     input: Vec<u8>,
     /// How much of `input` has been searched for a line end.
     scanned: usize,
+    /// Where the head's fields start, once its request line has ended.
+    fields_start: Option<usize>,
     /// The response head being sent (and an error's body), and how much of it has gone.
     out: Vec<u8>,
     out_sent: usize,
@@ -83,6 +85,7 @@ impl Session {
         Session {
             input,
             scanned: 0,
+            fields_start: None,
             out: Vec::new(),
             out_sent: 0,
             phase: Phase::Reading { since: Some(since) },
@@ -152,14 +155,14 @@ impl Session {
     /// Reads until a whole head is here and an answer to it is set up (`None`), or says what
     /// to wait for.
     fn read_head<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Flow> {
-        let mut old = 0;
         loop {
-            if self.may_hold_head(old) && self.parse(ctx) {
+            if self.may_hold_head() && self.parse(ctx) {
                 return None;
             }
-            old = self.input.len();
             // A buffer past MAX_HEAD always parses to a fault, so `want` is never 0 here.
-            let want = (MAX_HEAD + 1).saturating_sub(old).min(ctx.scratch.len());
+            let want = (MAX_HEAD + 1)
+                .saturating_sub(self.input.len())
+                .min(ctx.scratch.len());
             match io.read(&mut ctx.scratch[..want]) {
                 // The client closed, between requests or in the middle of a head.
                 Ok(0) => {
@@ -191,14 +194,22 @@ impl Session {
         }
     }
 
-    /// Whether parsing can come to anything new since `input` held `old` bytes: a line end
-    /// arrived, or a limit was crossed (which the parser answers without one).
-    fn may_hold_head(&mut self, old: usize) -> bool {
-        let len = self.input.len();
-        let newline = self.input[self.scanned..].contains(&b'\n');
+    /// Whether parsing can come to anything new since `input` was last looked at: a line end
+    /// arrived, or the line being received crossed its limit (which the parser answers
+    /// without one): the request line's, or, once it has ended, the fields'.
+    fn may_hold_head(&mut self) -> bool {
+        let (old, len) = (self.scanned, self.input.len());
+        let newline = self.input[old..].contains(&b'\n');
         self.scanned = len;
+        if newline && self.fields_start.is_none() {
+            self.fields_start = fields_start(&self.input);
+        }
+        let limit = match self.fields_start {
+            Some(start) => start + MAX_HEADER_BYTES,
+            None => MAX_REQUEST_LINE,
+        };
         let crossed = |limit: usize| old <= limit && limit < len;
-        newline || crossed(MAX_REQUEST_LINE) || crossed(MAX_HEAD)
+        newline || crossed(limit) || crossed(MAX_HEAD)
     }
 
     /// Parses `input`; a whole head (or a fault) gets its answer set up and `true`.
@@ -242,6 +253,7 @@ impl Session {
         }
         self.input.drain(..answer.head_len);
         self.scanned = 0;
+        self.fields_start = None;
         if self.input.is_empty() && self.input.capacity() > KEPT_INPUT {
             self.input = Vec::new();
         } else if !self.input.is_empty() {
@@ -316,6 +328,17 @@ impl Session {
             ),
         }
     }
+}
+
+/// Where the fields of the head in `input` start: after the request line's LF, empty lines
+/// before it skipped as the parser skips them. `None` until the request line has ended.
+fn fields_start(input: &[u8]) -> Option<usize> {
+    let mut line = 0;
+    while input[line..].starts_with(b"\r\n") {
+        line += 2;
+    }
+    let end = input[line..].iter().position(|&b| b == b'\n')?;
+    Some(line + end + 1)
 }
 
 /// A byte count as the common log format writes it: `-` for none.

@@ -733,4 +733,27 @@ mod tests {
         assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
         assert_eq!(responses(&io.written)[0].1, b"hello");
     }
+
+    #[test]
+    fn http_limits_are_answered_without_waiting_for_a_line_end() {
+        let tree = Tree::new("limits");
+        let settings = tree.settings(100);
+        let long_field = [&b"GET / HTTP/1.1\r\nX: "[..], &[b'v'; 16 * 1024]].concat();
+        let long_line = [&b"GET /"[..], &[b'a'; 8 * 1024]].concat();
+        for (bytes, status) in [(&long_field, "431"), (&long_line, "414")] {
+            // In pieces of every size, so the limit is crossed inside a read, not at its start.
+            for piece in [1000, 4096, 65536] {
+                let mut files = Files::new(&settings, Instant::now());
+                let mut io = Script::new(ROOMY);
+                for chunk in bytes.chunks(piece) {
+                    io = io.then_bytes(chunk);
+                }
+                let mut scratch = vec![0u8; 64 * 1024];
+                files.drive(&mut io, &mut Script::ctx(&mut scratch, &settings));
+                let got = responses(&io.written);
+                assert_eq!(got.len(), 1, "{status} in pieces of {piece}");
+                assert_eq!(&got[0].0[9..12], status, "in pieces of {piece}");
+            }
+        }
+    }
 }
