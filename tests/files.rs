@@ -48,6 +48,7 @@ per_model!(
     a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout,
     a_name_in_pieces_after_a_long_pause_is_still_whole,
     a_slow_download_with_a_stray_byte_lingers_and_arrives_whole,
+    http_requests_get_one_common_log_format_line_each,
 );
 // Not iterative: each needs several clients served at once, and the iterative model serves one
 // client at a time (the others wait in the backlog).
@@ -1288,4 +1289,48 @@ fn a_slow_download_with_a_stray_byte_lingers_and_arrives_whole(model: Model) {
         std::thread::sleep(Duration::from_micros(7500));
     }
     assert_same(&got, want, "the file");
+}
+
+/// Each HTTP request is one access line in the common log format: address, `- -`, the time in
+/// brackets, the request line, the status, the body bytes (`-` for none), and the refusal's
+/// reason after it.
+fn http_requests_get_one_common_log_format_line_each(model: Model) {
+    let scratch = Scratch::new("clf");
+    let name = format!("clf-{}.txt", model.name());
+    scratch.put(&name, b"hello");
+    let server = start(&files_config(model, scratch.path()));
+    let mut client = Watched::connect(server.files_addr());
+    let requests = format!(
+        "GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n\
+         HEAD /{name} HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /{name}.missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    client.stream.write_all(requests.as_bytes()).unwrap();
+    let (_, end) = read_capped(&mut client.stream, 64 * KIB);
+    assert_eq!(end, End::Eof);
+    let mine = || -> Vec<(log::Level, String)> {
+        access_lines_now()
+            .iter()
+            .filter(|c| c.line.contains(&format!(" /{name}")))
+            .map(|c| (c.level, c.line.clone()))
+            .collect()
+    };
+    wait_until("three access lines", || mine().len() == 3);
+    let tails = [
+        format!("\"GET /{name} HTTP/1.1\" 200 5"),
+        format!("\"HEAD /{name} HTTP/1.1\" 200 -"),
+        format!("\"GET /{name}.missing HTTP/1.1\" 404 14 \"not found\""),
+    ];
+    for ((level, line), tail) in mine().iter().zip(&tails) {
+        assert_eq!(*level, log::Level::Info, "{line}");
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        assert!(
+            line.ends_with(tail.as_str()),
+            "{line} should end with {tail}"
+        );
+        // [dd/Mon/yyyy:hh:mm:ss +0000]
+        let time = &line[15..line.find(']').unwrap()];
+        assert_eq!(time.len(), 26, "{line}");
+        assert!(time.ends_with(" +0000"), "{line}");
+    }
 }
