@@ -158,19 +158,6 @@ fn download(addr: SocketAddr, name: &[u8]) -> Vec<u8> {
     read_to_end(&mut request(addr, name))
 }
 
-/// Fails the test if `got` is not `want`, saying where they part, without printing megabytes.
-fn assert_same(got: &[u8], want: &[u8], what: &str) {
-    if got != want {
-        let at = got.iter().zip(want).position(|(a, b)| a != b);
-        let at = at.unwrap_or(got.len().min(want.len()));
-        panic!(
-            "{what}: got {} bytes, want {}; first difference at byte {at}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
 /// Reads `stream` to its end in chunks, checking each against `want` at its offset without
 /// keeping it; fails on a wrong byte, a byte too many, or an early end.
 fn read_and_check(stream: &mut TcpStream, want: &[u8], what: &str) {
