@@ -301,32 +301,13 @@ impl Session {
         let status = answer.status;
         let line = Escaped(shown);
         let ip = peer.ip();
-        match (outcome, answer.note) {
-            (Outcome::Sent, Note::None) => log::log!(
-                target: "tcpserve::access",
-                level,
-                "{ip} - - [{time}] \"{line}{more}\" {status} {}",
-                Bytes(sent)
-            ),
-            (Outcome::Sent, Note::Fault(why)) => log::log!(
-                target: "tcpserve::access",
-                level,
-                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{why}\"",
-                Bytes(sent)
-            ),
-            (Outcome::Sent, Note::Refused(refusal)) => log::log!(
-                target: "tcpserve::access",
-                level,
-                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{refusal}\"",
-                Bytes(sent)
-            ),
-            (outcome, _) => log::log!(
-                target: "tcpserve::access",
-                level,
-                "{ip} - - [{time}] \"{line}{more}\" {status} {} \"{outcome}\"",
-                Bytes(sent)
-            ),
-        }
+        let why = Why(outcome, answer.note);
+        log::log!(
+            target: "tcpserve::access",
+            level,
+            "{ip} - - [{time}] \"{line}{more}\" {status} {}{why}",
+            Bytes(sent)
+        );
     }
 }
 
@@ -339,6 +320,21 @@ fn fields_start(input: &[u8]) -> Option<usize> {
     }
     let end = input[line..].iter().position(|&b| b == b'\n')?;
     Some(line + end + 1)
+}
+
+/// What follows a common-log-format line: nothing for a plain success, else why the request
+/// was refused or its response cut short, quoted.
+struct Why(Outcome, Note);
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Why(Outcome::Sent, Note::None) => Ok(()),
+            Why(Outcome::Sent, Note::Fault(why)) => write!(f, " \"{why}\""),
+            Why(Outcome::Sent, Note::Refused(refusal)) => write!(f, " \"{refusal}\""),
+            Why(outcome, _) => write!(f, " \"{outcome}\""),
+        }
+    }
 }
 
 /// A byte count as the common log format writes it: `-` for none.
