@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::handlers::ServiceKind;
+use crate::logging::access;
 
 pub const DEFAULT_ECHO_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -70,6 +71,8 @@ pub struct Config {
     pub model: Model,
     /// Threads model: each connection thread's stack size.
     pub thread_stack: usize,
+    /// Files: the access log's line format.
+    pub access_format: access::Format,
 }
 
 impl Default for Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             model: Model::Reactor,
             thread_stack: DEFAULT_THREAD_STACK,
+            access_format: access::Format::Common,
         }
     }
 }

@@ -144,8 +144,8 @@ impl Conn {
     }
 
     /// The driver closes the connection for its own reason; the service may log what it loses.
-    pub fn abandon(&mut self, reason: Reason, now: Instant) {
-        self.service.abandon(reason, self.peer, now);
+    pub fn abandon(&mut self, reason: Reason, now: Instant, settings: &Settings) {
+        self.service.abandon(reason, self.peer, now, settings);
     }
 
     /// Records what a poll event says of the socket.

@@ -14,6 +14,7 @@ pub mod conn;
 pub mod handlers;
 pub mod http;
 pub mod listen;
+pub mod logging;
 pub mod models;
 pub mod reactor;
 pub mod root;

@@ -2,10 +2,10 @@
 //! 1 failed (address in use, connection refused, ...), 2 bad command line.
 
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use getopts::{Matches, Options};
 use log::LevelFilter;
@@ -13,6 +13,7 @@ use log::LevelFilter;
 use tcpserve::bench;
 use tcpserve::clients::{self, get, http, send};
 use tcpserve::config::{self, Config, Model};
+use tcpserve::logging::{self, access};
 use tcpserve::{stop, Ending, Server};
 
 const USAGE: &str = "\
@@ -26,7 +27,8 @@ commands:
 
 'tcpserve <command> --help' shows a command's options; 'tcpserve --version' the version.";
 
-const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] [options]";
+const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
+                           [--log DEST] [--access-log DEST] [options]";
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
 const BENCH_BRIEF: &str = "usage: tcpserve bench echo ADDR [options]
        tcpserve bench file ADDR NAME [options]
@@ -37,6 +39,8 @@ const GET_BRIEF: &str = "usage: tcpserve get ADDR NAME [-o PATH] [--force] [--ti
 
 /// Below this a connection thread cannot run its service; smaller requests are raised to it.
 const MIN_THREAD_STACK: usize = 16 * 1024;
+/// At exit, queued log lines get at least this long to reach their destination.
+const MIN_LOG_FLUSH: Duration = Duration::from_secs(1);
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -47,9 +51,18 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     match command.as_deref() {
         Some("serve") => serve_command(rest),
-        Some("send") => send_command(rest),
-        Some("get") => get_command(rest),
-        Some("bench") => bench_command(rest),
+        Some("send") => {
+            init_interactive_logging();
+            send_command(rest)
+        }
+        Some("get") => {
+            init_interactive_logging();
+            get_command(rest)
+        }
+        Some("bench") => {
+            init_interactive_logging();
+            bench_command(rest)
+        }
         Some("-h" | "--help" | "help") => {
             println!("tcpserve {}: a small TCP server\n\n{USAGE}", version());
             ExitCode::SUCCESS
@@ -74,12 +87,13 @@ fn usage_error(command: &str, message: &str, usage: &str) -> ExitCode {
     } else {
         format!(" {command}")
     };
-    eprintln!("tcpserve{command}: {message}\n{usage}");
+    // Not eprintln!, which panics when stderr is closed: the exit status still tells.
+    let _ = writeln!(io::stderr(), "tcpserve{command}: {message}\n{usage}");
     ExitCode::from(EXIT_USAGE)
 }
 
 fn failed(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tcpserve: {message}");
+    let _ = writeln!(io::stderr(), "tcpserve: {message}");
     ExitCode::from(EXIT_FAILED)
 }
 
@@ -178,8 +192,32 @@ fn serve_options() -> Options {
         ),
         "BYTES",
     );
+    opts.optopt(
+        "",
+        "log",
+        "where diagnostics go: - (stderr), a file (appended to; SIGHUP or SIGUSR1 reopens \
+         it), or off (default -)",
+        "DEST",
+    );
+    opts.optopt(
+        "",
+        "access-log",
+        "where the access log goes, one line per request: -, a file, or off (default -)",
+        "DEST",
+    );
+    opts.optopt(
+        "",
+        "access-log-format",
+        "the access log's lines: common, combined (adds Referer and User-Agent) or json \
+         (default common)",
+        "FORMAT",
+    );
     opts.optflagmulti("v", "verbose", "log more: -v debug, -vv trace");
-    opts.optflag("q", "quiet", "log only warnings and errors");
+    opts.optflag(
+        "q",
+        "quiet",
+        "log only warnings and errors (the access log's ordinary lines too)",
+    );
     opts.optflag("h", "help", "show this help");
     opts
 }
@@ -203,11 +241,17 @@ fn serve_command(args: &[OsString]) -> ExitCode {
     if let Some(extra) = matches.free.first() {
         return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
     }
-    let config = match serve_config(&matches) {
-        Ok(c) => c,
-        Err(message) => return usage_error("serve", &message, brief),
+    let (config, log_options) = match (serve_config(&matches), log_options(&matches)) {
+        (Ok(c), Ok(l)) => (c, l),
+        (Err(message), _) | (_, Err(message)) => return usage_error("serve", &message, brief),
     };
-    init_logging(&matches);
+    let log = match logging::init(&log_options) {
+        Ok(guard) => guard,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = logging::reopen_on_signals() {
+        return failed(format_args!("cannot handle signals: {e}"));
+    }
     let server = match Server::bind(&config) {
         Ok(s) => s,
         Err(e) => return failed(e),
@@ -215,7 +259,11 @@ fn serve_command(args: &[OsString]) -> ExitCode {
     if let Err(e) = stop::forward_signals(&server.stopper()) {
         return failed(format_args!("cannot handle signals: {e}"));
     }
-    match server.run() {
+    let ended = server.run();
+    // What is queued reaches its destination before exit, as long as the destination takes
+    // it within the time work in flight had.
+    log.finish(Instant::now() + config.shutdown_timeout.max(MIN_LOG_FLUSH));
+    match ended {
         Ok(Ending::Graceful) => ExitCode::SUCCESS,
         Ok(Ending::Forced) => ExitCode::from(EXIT_FAILED),
         Err(e) => failed(format_args!("the event loop failed: {e}")),
@@ -263,20 +311,39 @@ fn serve_config(m: &Matches) -> Result<Config, String> {
     if let Some(v) = m.opt_str("shutdown-timeout") {
         config.shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
     }
+    if let Some(v) = m.opt_str("access-log-format") {
+        config.access_format = access::Format::from_name(&v).ok_or_else(|| {
+            format!("--access-log-format: '{v}' is not one of common, combined, json")
+        })?;
+    }
     Ok(config)
 }
 
-fn init_logging(m: &Matches) {
-    let level = match (m.opt_present("quiet"), m.opt_count("verbose")) {
-        (true, _) => LevelFilter::Warn,
-        (false, 0) => LevelFilter::Info,
-        (false, 1) => LevelFilter::Debug,
-        (false, _) => LevelFilter::Trace,
+/// The server's logs: `--log`, `--access-log`, `--access-log-format`, `-v`, `-q`.
+fn log_options(m: &Matches) -> Result<logging::Options, String> {
+    let dest = |flag: &str| match m.opt_str(flag) {
+        Some(v) if v.is_empty() => Err(format!("--{flag}: give -, off or a file's path")),
+        Some(v) => Ok(logging::parse_dest(&v)),
+        None => Ok(Some(logging::Dest::Stderr)),
     };
+    Ok(logging::Options {
+        log: dest("log")?,
+        access: dest("access-log")?,
+        level: match (m.opt_present("quiet"), m.opt_count("verbose")) {
+            (true, _) => LevelFilter::Warn,
+            (false, 0) => LevelFilter::Info,
+            (false, 1) => LevelFilter::Debug,
+            (false, _) => LevelFilter::Trace,
+        },
+    })
+}
+
+/// The interactive commands log their few lines (warnings only) straight to stderr, in order
+/// with what they print themselves: the server's queued logger is not for them.
+fn init_interactive_logging() {
     // Fails only if a logger is already set, which nothing here does.
     let _ = simple_logger::SimpleLogger::new()
-        .with_level(level)
-        .with_utc_timestamps()
+        .with_level(LevelFilter::Warn)
         .init();
 }
 

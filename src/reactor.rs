@@ -377,7 +377,7 @@ impl Reactor {
                 // Cut mid-answer: a reset, so the client cannot take what it got for all of it.
                 sys::reset_on_close(conn.stream_mut().as_raw_fd());
             }
-            conn.abandon(reason, now);
+            conn.abandon(reason, now, &self.settings);
         }
         reason.log(conn.kind(), conn.peer());
         drop(conn);

@@ -144,6 +144,7 @@ impl Server {
                     Model::Iterative => Persistence::Pipelined,
                     Model::Reactor | Model::Threads => Persistence::Idle,
                 },
+                access_format: config.access_format,
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -7,10 +7,12 @@
 //! socket pair rather than `pipe(2)`, because `mio` can poll it with only its `net` feature.
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
+
+use crate::sys;
 
 /// The write end: cheap to clone, usable from any thread.
 #[derive(Clone, Debug)]
@@ -33,15 +35,9 @@ pub fn channel() -> io::Result<(Stopper, StopSignal)> {
 impl Stopper {
     /// Asks for a graceful shutdown; a second call ends the server at once.
     pub fn stop(&self) {
-        poke(self.0.as_raw_fd());
+        // A full pipe already holds more requests than the loop needs: a failure is nothing.
+        sys::poke(self.0.as_raw_fd());
     }
-}
-
-fn poke(fd: RawFd) {
-    let byte = 1u8;
-    // A full pipe already holds more requests than the loop needs; nothing to do on error.
-    // SAFETY: writes one byte from a live local to a descriptor we own.
-    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
 }
 
 impl StopSignal {
@@ -64,14 +60,12 @@ impl StopSignal {
 static SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(_signal: libc::c_int) {
-    // Keep errno as the interrupted code left it.
-    // SAFETY: __errno_location returns this thread's errno slot.
-    let saved = unsafe { *libc::__errno_location() };
-    let fd = SIGNAL_FD.load(Ordering::Relaxed);
-    if fd >= 0 {
-        poke(fd);
-    }
-    unsafe { *libc::__errno_location() = saved };
+    sys::keeping_errno(|| {
+        let fd = SIGNAL_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            sys::poke(fd);
+        }
+    });
 }
 
 /// Turns SIGINT and SIGTERM into stop requests on `stopper`'s pipe, for the life of the process.
@@ -80,17 +74,5 @@ pub fn forward_signals(stopper: &Stopper) -> io::Result<()> {
     let fd = Arc::clone(&stopper.0);
     SIGNAL_FD.store(fd.as_raw_fd(), Ordering::Relaxed);
     std::mem::forget(fd);
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; we set the handler and flags before installing.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(())
+    sys::on_signals(&[libc::SIGINT, libc::SIGTERM], on_signal)
 }

@@ -68,6 +68,24 @@ pub fn wait_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io:
             revents: 0,
         })
         .collect();
+    poll(&mut polls, timeout)?;
+    Ok(polls.iter().map(|p| p.revents != 0).collect())
+}
+
+/// `poll(2)` for writability on `fd` for at most `timeout`: whether it is writable (or hung up,
+/// or in error, when a write will say why).
+pub fn wait_writable(fd: RawFd, timeout: std::time::Duration) -> io::Result<bool> {
+    let mut polls = [libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    }];
+    poll(&mut polls, Some(timeout))?;
+    Ok(polls[0].revents != 0)
+}
+
+/// `poll(2)`, retried on EINTR with the whole timeout (the callers only bound a wait).
+fn poll(polls: &mut [libc::pollfd], timeout: Option<std::time::Duration>) -> io::Result<()> {
     let ms = timeout.map_or(-1, |t| {
         t.as_millis().clamp(1, i32::MAX as u128) as libc::c_int
     });
@@ -75,13 +93,48 @@ pub fn wait_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io:
         // SAFETY: polls is a live array of the length passed.
         let n = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
         if n >= 0 {
-            return Ok(polls.iter().map(|p| p.revents != 0).collect());
+            return Ok(());
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
     }
+}
+
+/// Runs `handler` for each of `signals`, for the life of the process (`SA_RESTART`: a system
+/// call the signal interrupts goes on). The handler must be async-signal-safe.
+pub fn on_signals(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
+    for &signal in signals {
+        // SAFETY: a zeroed sigaction is valid; we set the handler and flags before installing.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes one byte to `fd`, ignoring any failure: a wake-up for whoever polls the other end
+/// of a pipe. Async-signal-safe.
+pub fn poke(fd: RawFd) {
+    let byte = 1u8;
+    // SAFETY: writes one byte from a live local to a descriptor the caller owns.
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+/// Runs `f` with errno kept as it was: a signal handler must not change what the code it
+/// interrupted sees.
+pub fn keeping_errno(f: impl FnOnce()) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let saved = unsafe { *libc::__errno_location() };
+    f();
+    unsafe { *libc::__errno_location() = saved };
 }
 
 /// Whether stderr is a terminal (progress lines are drawn only there).

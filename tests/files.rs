@@ -21,14 +21,15 @@ use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::{mpsc, Mutex, Once, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::hostile::{contains, hostile_rows, shown, Tree, Want};
 use common::*;
-use tcpserve::root::{Escaped, Refusal, Resolver, Root, MAX_NAME};
+use tcpserve::logging::Escaped;
+use tcpserve::root::{Refusal, Resolver, Root, MAX_NAME};
 use tcpserve::{Config, Model};
 
 per_model!(
@@ -243,11 +244,10 @@ impl Drop for SetOnDrop<'_> {
 // The access log: every request ends with one line (target `tcpserve::access`), which these
 // tests capture in memory. It is logged on the thread that served the request: the reactor's,
 // the iterative server's, or (threads model) the connection's own, so the thread cannot tell one
-// test's server from another's. The client's address can, if no other socket may have it: a
-// [`Watched`] client binds its own port before connecting, and Linux gives a bound port to no
-// other socket while it is open, whereas a port picked by `connect` alone may be shared by live
-// connections to different servers (their 4-tuples still differ). Lines captured before the
-// client connected are ignored: they belong to an earlier owner of the port.
+// test's server from another's. The client's address can: a line starts with the client's IP
+// (the common log format's host), and a [`Watched`] client connects from a loopback address
+// (127.x.y.z) that no other client of this process uses. Lines captured before the client
+// connected are ignored.
 
 struct Captured {
     level: log::Level,
@@ -287,7 +287,7 @@ struct Watched {
 }
 
 impl Watched {
-    /// Connects from a port of its own (see above), with the capture installed.
+    /// Connects from an address of its own (see above), with the capture installed.
     fn connect(addr: SocketAddr) -> Watched {
         static ONCE: Once = Once::new();
         ONCE.call_once(|| {
@@ -295,7 +295,7 @@ impl Watched {
             log::set_max_level(log::LevelFilter::Info);
         });
         let from = access_lines_now().len();
-        let stream = connect_from_own_port(addr);
+        let stream = connect_from_own_address(addr);
         let peer = stream.local_addr().unwrap();
         Watched { stream, peer, from }
     }
@@ -313,7 +313,7 @@ impl Watched {
     /// The access lines logged for this client so far. The server logs a request's line
     /// before it closes, so once the client has seen the close, the line is here.
     fn lines(&self) -> Vec<(log::Level, String)> {
-        let prefix = format!("files {} \"", self.peer);
+        let prefix = format!("{} - - [", self.peer.ip());
         access_lines_now()[self.from..]
             .iter()
             .filter(|c| c.line.starts_with(&prefix))
@@ -322,9 +322,11 @@ impl Watched {
     }
 }
 
-/// Connects to `addr` from 127.0.0.1 and a port that `bind` picked (std has no bind before
-/// connect), with the timeouts of [`connect`].
-fn connect_from_own_port(addr: SocketAddr) -> TcpStream {
+/// Connects to `addr` from a loopback address no earlier call used (127.x.y.z, every one of
+/// which is this machine's) and a port that `bind` picked (std has no bind before connect),
+/// with the timeouts of [`connect`].
+fn connect_from_own_address(addr: SocketAddr) -> TcpStream {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let SocketAddr::V4(to) = addr else {
         panic!("the servers listen on IPv4")
     };
@@ -342,7 +344,10 @@ fn connect_from_own_port(addr: SocketAddr) -> TcpStream {
     assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
     // SAFETY: a new descriptor that nothing else owns; the stream closes it.
     let stream = unsafe { TcpStream::from_raw_fd(fd) };
-    let local = sockaddr(Ipv4Addr::LOCALHOST, 0);
+    // From 127.1.0.1 on, a last byte of 1 to 254: never 127.0.0.1, which others use.
+    let n = NEXT.fetch_add(1, Relaxed);
+    let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 1, 0, 0)) + (n / 254) * 256 + n % 254 + 1);
+    let local = sockaddr(ip, 0);
     // SAFETY: a live sockaddr_in of the length given.
     let rc = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) };
     assert_eq!(rc, 0, "bind: {}", io::Error::last_os_error());
@@ -568,16 +573,13 @@ fn hostile_names_never_yield_a_byte_from_outside_the_root(model: Model) {
                 }
             }
         }
-        // One access line per request, naming the name the framing took, a warning for a
-        // refusal; nothing for a connection that sent nothing. The name is escaped: no control
-        // character reaches the log.
+        // One access line per request, naming the name the framing took, at info (a refusal
+        // is the client's doing); nothing for a connection that sent nothing. The name is
+        // escaped: no control character reaches the log.
         let lines = watched.lines();
         let shown_name = &row.name[..row.name.len().min(LOGGED_NAME)];
         let logged = format!("\"{}", Escaped(shown_name));
-        let level = match row.want {
-            Want::Refused => log::Level::Warn,
-            Want::Served(_) => log::Level::Info,
-        };
+        let level = log::Level::Info;
         let want_lines = usize::from(!row.payload.is_empty());
         let wrong = |(l, line): &(log::Level, String)| *l != level || !line.contains(&logged);
         if lines.len() != want_lines || lines.iter().any(wrong) {
@@ -1009,8 +1011,8 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
     let lines = half.lines();
     assert!(
         lines.len() == 1
-            && lines[0].0 == log::Level::Warn
-            && lines[0].1.contains("\"hel\" 0 bytes")
+            && lines[0].0 == log::Level::Info
+            && lines[0].1.contains("\"hel\" - -")
             && lines[0].1.contains("request timeout"),
         "{lines:?}"
     );
@@ -1310,13 +1312,14 @@ fn http_requests_get_one_common_log_format_line_each(model: Model) {
     ];
     for ((level, line), tail) in mine().iter().zip(&tails) {
         assert_eq!(*level, log::Level::Info, "{line}");
-        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        let host = format!("{} - - [", client.peer.ip());
+        assert!(line.starts_with(&host), "{line}");
         assert!(
             line.ends_with(tail.as_str()),
             "{line} should end with {tail}"
         );
         // [dd/Mon/yyyy:hh:mm:ss +0000]
-        let time = &line[15..line.find(']').unwrap()];
+        let time = &line[host.len()..line.find(']').unwrap()];
         assert_eq!(time.len(), 26, "{line}");
         assert!(time.ends_with(" +0000"), "{line}");
     }

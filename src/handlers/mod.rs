@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 pub use echo::Echo;
 pub use files::Files;
 
+use crate::logging::access;
 use crate::root::Root;
 use crate::sys;
 
@@ -137,6 +138,8 @@ pub struct Settings {
     pub root: Option<Root>,
     /// Files over HTTP: how long a connection is kept between requests.
     pub persistence: Persistence,
+    /// Files: how an access line is written.
+    pub access_format: access::Format,
 }
 
 /// How long an HTTP connection is kept open between requests.
@@ -158,6 +161,7 @@ impl Default for Settings {
             request_timeout: config.request_timeout,
             root: None,
             persistence: Persistence::Idle,
+            access_format: access::Format::default(),
         }
     }
 }
@@ -301,10 +305,10 @@ impl Service {
 
     /// The driver is closing the connection for its own `reason` (idle, shutdown): the
     /// service logs what it had in progress.
-    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant) {
+    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant, settings: &Settings) {
         match self {
             Service::Echo(_) => {}
-            Service::Files(files) => files.abandon(reason, peer, now),
+            Service::Files(files) => files.abandon(reason, peer, now, settings),
         }
     }
 

@@ -1,6 +1,6 @@
 //! HTTP dates, by hand: formatting a time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`,
-//! for `Date` and `Last-Modified`) or in the common log format's `[06/Nov/1994:08:49:37 +0000]`,
-//! and parsing the three forms RFC 9110 §5.6.7 says a recipient must accept (IMF-fixdate, and
+//! for `Date` and `Last-Modified`), in the common log format's `[06/Nov/1994:08:49:37 +0000]`,
+//! or as the log's RFC 3339 UTC time with milliseconds (`1994-11-06T08:49:37.123Z`), and parsing the three forms RFC 9110 §5.6.7 says a recipient must accept (IMF-fixdate, and
 //! the obsolete RFC 850 and asctime forms) for `If-Modified-Since` and `If-Range`.
 //!
 //! Times are whole seconds since the Unix epoch (`i64`, negative before 1970); calendar
@@ -91,6 +91,31 @@ pub fn format_clf(t: SystemTime) -> [u8; CLF_LEN] {
     two_digits(&mut out[12..14], c.hour);
     two_digits(&mut out[15..17], c.minute);
     two_digits(&mut out[18..20], c.second);
+    out
+}
+
+/// Bytes in an RFC 3339 UTC time with milliseconds: `1994-11-06T08:49:37.123Z`.
+pub const RFC3339_MILLIS_LEN: usize = 24;
+
+/// Formats `t` as an RFC 3339 UTC time with milliseconds, rounded down: the time of a log line.
+pub fn format_rfc3339_millis(t: SystemTime) -> [u8; RFC3339_MILLIS_LEN] {
+    let secs = unix_seconds(t);
+    let c = Civil::from_unix(secs);
+    // Milliseconds past `secs`, which is rounded down, so this is the same whichever side of
+    // the epoch `t` is.
+    let millis = match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.subsec_millis(),
+        Err(before) => (1000 - before.duration().subsec_nanos().div_ceil(1_000_000)) % 1000,
+    };
+    let mut out = *b"1970-01-01T00:00:00.000Z";
+    four_digits(&mut out[0..4], c.year as u32);
+    two_digits(&mut out[5..7], c.month);
+    two_digits(&mut out[8..10], c.day);
+    two_digits(&mut out[11..13], c.hour);
+    two_digits(&mut out[14..16], c.minute);
+    two_digits(&mut out[17..19], c.second);
+    out[20] = b'0' + (millis / 100) as u8;
+    two_digits(&mut out[21..23], millis % 100);
     out
 }
 
@@ -365,6 +390,33 @@ mod tests {
         ];
         for &(secs, want) in cases {
             assert_eq!(std::str::from_utf8(&format_unix(secs)).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn formats_log_times_with_milliseconds() {
+        let cases: &[(SystemTime, &str)] = &[
+            (UNIX_EPOCH, "1970-01-01T00:00:00.000Z"),
+            (
+                from_unix_seconds(784_111_777) + Duration::from_micros(123_999),
+                "1994-11-06T08:49:37.123Z",
+            ),
+            (
+                UNIX_EPOCH - Duration::from_millis(1),
+                "1969-12-31T23:59:59.999Z",
+            ),
+            (
+                UNIX_EPOCH - Duration::from_micros(1_500),
+                "1969-12-31T23:59:59.998Z",
+            ),
+            (
+                from_unix_seconds(MAX_SECS) + Duration::from_millis(999),
+                "9999-12-31T23:59:59.999Z",
+            ),
+        ];
+        for &(t, want) in cases {
+            let got = format_rfc3339_millis(t);
+            assert_eq!(std::str::from_utf8(&got).unwrap(), want);
         }
     }
 

@@ -32,8 +32,9 @@
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.
 //! - Persistence: [`response::Connection::new`] from the version and
 //!   [`request::Request::keep_alive`].
-//! - Access log: common log format, time from [`date::format_clf`], the request line escaped
-//!   with [`crate::root::Escaped`].
+//! - Access log: [`crate::logging::access`] writes the line (common log format, time from
+//!   [`date::format_clf`]; combined; JSON), the request line escaped with
+//!   [`crate::logging::Escaped`].
 
 #![warn(missing_docs)]
 

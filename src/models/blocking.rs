@@ -231,7 +231,7 @@ pub fn serve(
     };
     stats.rebuffered(service.buffered(), 0);
     if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
-        service.abandon(reason, peer, now);
+        service.abandon(reason, peer, now, settings);
     }
     reason.log(kind, peer);
 }

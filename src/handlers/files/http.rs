@@ -22,15 +22,14 @@ use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
 };
 use crate::http::response::{self, Connection, ContentRange, Head};
-use crate::http::{date, mime, target};
-use crate::root::{Escaped, Refusal};
+use crate::http::{mime, target};
+use crate::logging::access::{self, Access, Fields};
+use crate::root::Refusal;
 
 /// The largest head: a request line, its CRLF, the fields, the empty line.
 const MAX_HEAD: usize = MAX_REQUEST_LINE + 2 + MAX_HEADER_BYTES + 2;
 /// An input buffer grown past this (by a large head) is given back between requests.
 const KEPT_INPUT: usize = 4096;
-/// How much of a request line an access-log line shows.
-const LOGGED_LINE: usize = 256;
 
 #[derive(Debug)]
 pub(super) struct Session {
@@ -51,8 +50,8 @@ enum Phase {
     /// Waiting for a whole head; `since` is when its first byte came (`None`: idle between
     /// requests, when only the idle timeout applies).
     Reading { since: Option<Instant> },
-    /// Sending the response to the head at the start of `input`.
-    Answering(Answer),
+    /// Sending the response to the head at the start of `input`, whole since the `Instant`.
+    Answering(Answer, Instant),
 }
 
 #[derive(Debug)]
@@ -94,16 +93,19 @@ impl Session {
 
     pub(super) fn buffered(&self) -> usize {
         let body = match &self.phase {
-            Phase::Answering(Answer {
-                body: Some(body), ..
-            }) => body.buffered(),
+            Phase::Answering(
+                Answer {
+                    body: Some(body), ..
+                },
+                _,
+            ) => body.buffered(),
             _ => 0,
         };
         self.out.len() - self.out_sent + body
     }
 
     pub(super) fn answering(&self) -> bool {
-        matches!(self.phase, Phase::Answering(_))
+        matches!(self.phase, Phase::Answering(..))
     }
 
     pub(super) fn at_rest(&self) -> bool {
@@ -119,7 +121,7 @@ impl Session {
 
     pub(super) fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Flow {
         loop {
-            let Phase::Answering(answer) = &mut self.phase else {
+            let Phase::Answering(answer, _) = &mut self.phase else {
                 if let Some(flow) = self.read_head(io, ctx) {
                     return flow;
                 }
@@ -139,16 +141,23 @@ impl Session {
         if let Phase::Reading { since: Some(since) } = self.phase {
             if since + ctx.settings.request_timeout <= ctx.now() {
                 let answer = refuse(408, "request timeout", SystemTime::now(), &mut self.out);
-                self.start(answer);
+                self.start(answer, ctx.now());
             }
         }
     }
 
     /// The driver closes the connection (idle timeout, shutdown): a response cut short is
     /// logged; a head never completed had no response to log.
-    pub(super) fn abandon(&self, reason: Reason, peer: SocketAddr) {
-        if let Phase::Answering(answer) = &self.phase {
-            self.log(answer, Outcome::Abandoned(reason), peer);
+    pub(super) fn abandon(
+        &self,
+        reason: Reason,
+        peer: SocketAddr,
+        now: Instant,
+        settings: &Settings,
+    ) {
+        if let Phase::Answering(answer, since) = &self.phase {
+            let outcome = Outcome::Abandoned(reason);
+            self.log(answer, *since, outcome, peer, now, settings);
         }
     }
 
@@ -226,23 +235,23 @@ impl Session {
             }
             Err(e) => fault(e, date, &mut self.out),
         };
-        self.start(answer);
+        self.start(answer, ctx.now());
         true
     }
 
-    fn start(&mut self, answer: Answer) {
+    fn start(&mut self, answer: Answer, since: Instant) {
         self.out_sent = 0;
-        self.phase = Phase::Answering(answer);
+        self.phase = Phase::Answering(answer, since);
     }
 
     /// The response is over: logs it, then reads the next request (`None`) or ends.
     fn answered(&mut self, outcome: Outcome, ctx: &Ctx) -> Option<Flow> {
-        let Phase::Answering(answer) =
+        let Phase::Answering(answer, since) =
             mem::replace(&mut self.phase, Phase::Reading { since: None })
         else {
             return None;
         };
-        self.log(&answer, outcome, ctx.peer);
+        self.log(&answer, since, outcome, ctx.peer, ctx.now(), ctx.settings);
         self.out.clear();
         self.out_sent = 0;
         if outcome != Outcome::Sent || !answer.persist {
@@ -265,17 +274,22 @@ impl Session {
         None
     }
 
-    /// The request's access line, in the common log format, with why it was refused or cut
-    /// short after it (target `tcpserve::access`). Server-side failures are warnings; a
-    /// client's mistakes are not (a browser asks for `/favicon.ico` everywhere).
-    fn log(&self, answer: &Answer, outcome: Outcome, peer: SocketAddr) {
-        let failed = matches!(outcome, Outcome::Truncated | Outcome::Failed(_));
-        let level = if failed || answer.status >= 500 {
-            log::Level::Warn
-        } else {
-            log::Level::Info
+    /// The request's access line, with why it was refused or cut short. Server-side failures
+    /// are warnings; a client's mistakes are not (a browser asks for `/favicon.ico` everywhere).
+    fn log(
+        &self,
+        answer: &Answer,
+        since: Instant,
+        outcome: Outcome,
+        peer: SocketAddr,
+        now: Instant,
+        settings: &Settings,
+    ) {
+        let level = match outcome.level() {
+            log::Level::Info if answer.status >= 500 => log::Level::Warn,
+            level => level,
         };
-        if !log::log_enabled!(target: "tcpserve::access", level) {
+        if !access::enabled(level) {
             return;
         }
         let sent = match (&answer.body, outcome) {
@@ -283,8 +297,8 @@ impl Session {
             (None, Outcome::Sent) => answer.text,
             (None, _) => 0,
         };
-        // The first line, as sent (empty lines before it skipped), shortened for the log.
-        let head = &self.input[..];
+        // The first line, as sent (empty lines before it skipped).
+        let head = &self.input[..answer.head_len.min(self.input.len())];
         let start = head
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
@@ -294,20 +308,30 @@ impl Session {
             .iter()
             .position(|&b| b == b'\r' || b == b'\n')
             .unwrap_or(line.len());
-        let shown = &line[..end.min(LOGGED_LINE)];
-        let more = if end > LOGGED_LINE { "..." } else { "" };
-        let time = date::format_clf(answer.date);
-        let time = std::str::from_utf8(&time).unwrap_or("-");
-        let status = answer.status;
-        let line = Escaped(shown);
-        let ip = peer.ip();
         let why = Why(outcome, answer.note);
-        log::log!(
-            target: "tcpserve::access",
-            level,
-            "{ip} - - [{time}] \"{line}{more}\" {status} {}{why}",
-            Bytes(sent)
-        );
+        let format = settings.access_format;
+        // Fields only for a format that shows them: parsed again from the head, which is
+        // still here (a head the parser refused shows none).
+        let mut headers = [Header::EMPTY; MAX_HEADERS];
+        let fields = match request::parse(head, &mut headers) {
+            Ok(Status::Complete { request, .. }) if format.shows_fields() => Fields {
+                referer: request.header("referer"),
+                user_agent: request.header("user-agent"),
+                range: request.header("range"),
+            },
+            _ => Fields::default(),
+        };
+        let line = Access {
+            time: answer.date,
+            peer,
+            request: access::Request::Http(&line[..end]),
+            status: Some(answer.status),
+            bytes: sent,
+            duration: now.saturating_duration_since(since),
+            fields,
+            reason: why.shown(),
+        };
+        access::record(level, format, &line);
     }
 }
 
@@ -322,29 +346,26 @@ fn fields_start(input: &[u8]) -> Option<usize> {
     Some(line + end + 1)
 }
 
-/// What follows a common-log-format line: nothing for a plain success, else why the request
-/// was refused or its response cut short, quoted.
+/// Why a request was refused or its response cut short, for the access log.
 struct Why(Outcome, Note);
 
-impl std::fmt::Display for Why {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Why(Outcome::Sent, Note::None) => Ok(()),
-            Why(Outcome::Sent, Note::Fault(why)) => write!(f, " \"{why}\""),
-            Why(Outcome::Sent, Note::Refused(refusal)) => write!(f, " \"{refusal}\""),
-            Why(outcome, _) => write!(f, " \"{outcome}\""),
+impl Why {
+    /// Nothing for a plain success.
+    fn shown(&self) -> Option<&dyn std::fmt::Display> {
+        match self {
+            Why(Outcome::Sent, Note::None) => None,
+            why => Some(why),
         }
     }
 }
 
-/// A byte count as the common log format writes it: `-` for none.
-struct Bytes(u64);
-
-impl std::fmt::Display for Bytes {
+impl std::fmt::Display for Why {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            0 => f.write_str("-"),
-            n => write!(f, "{n}"),
+        match *self {
+            Why(Outcome::Sent, Note::Fault(why)) => f.write_str(why),
+            Why(Outcome::Sent, Note::Refused(refusal)) => write!(f, "{refusal}"),
+            Why(Outcome::Sent, Note::None) => Ok(()),
+            Why(outcome, _) => write!(f, "{outcome}"),
         }
     }
 }

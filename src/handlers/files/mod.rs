@@ -106,9 +106,17 @@ impl Outcome {
         }
     }
 
-    /// Worth a warning: the client did not get the file it asked for, through no doing of its own.
-    fn is_warning(self) -> bool {
-        !matches!(self, Outcome::Sent | Outcome::ClientClosed)
+    /// The access line's level: a warning when the server failed the client (an I/O error,
+    /// a file that shrank, a download cut by the server), else info. A refusal (a missing
+    /// file) is the client's doing, as HTTP's 404 is: info, so `-q` stays quiet under a flood
+    /// of bad names.
+    fn level(self) -> log::Level {
+        match self {
+            Outcome::Truncated | Outcome::Failed(_) | Outcome::Abandoned(Reason::Shutdown) => {
+                log::Level::Warn
+            }
+            _ => log::Level::Info,
+        }
     }
 }
 
@@ -201,7 +209,7 @@ impl Files {
                 State::Raw(download) => match download.pump(io, ctx) {
                     None => Flow::Wait(Next::Write),
                     Some(outcome) => {
-                        download.log(outcome, ctx.peer, ctx.now());
+                        download.log(outcome, ctx.peer, ctx.now(), ctx.settings);
                         Flow::End {
                             reason: outcome.reason(),
                             linger: download.input == Input::Open,
@@ -228,7 +236,8 @@ impl Files {
                 quiet_until,
             } => {
                 if *since + ctx.settings.request_timeout <= now {
-                    raw::log_access(buf, 0, *since, now, Outcome::RequestTimeout, ctx.peer);
+                    let outcome = Outcome::RequestTimeout;
+                    raw::log_access(buf, 0, *since, now, outcome, ctx.peer, ctx.settings);
                     self.state = State::Done(Outcome::RequestTimeout.reason());
                 } else if quiet_until.is_some_and(|q| q <= now) {
                     // The client sent a first line without a terminator and is waiting.
@@ -249,14 +258,14 @@ impl Files {
         self.drive(io, ctx)
     }
 
-    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant) {
+    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant, settings: &Settings) {
         let outcome = Outcome::Abandoned(reason);
         match &self.state {
             State::FirstLine { buf, since, .. } if !buf.is_empty() => {
-                raw::log_access(buf, 0, *since, now, outcome, peer);
+                raw::log_access(buf, 0, *since, now, outcome, peer, settings);
             }
-            State::Raw(download) => download.log(outcome, peer, now),
-            State::Http(session) => session.abandon(reason, peer),
+            State::Raw(download) => download.log(outcome, peer, now, settings),
+            State::Http(session) => session.abandon(reason, peer, now, settings),
             _ => return,
         }
         self.state = State::Done(reason);
@@ -334,7 +343,7 @@ impl Files {
             Ok(download) => self.state = State::Raw(Box::new(download)),
             Err((name, refusal)) => {
                 let outcome = Outcome::Refused(refusal);
-                raw::log_access(&name, 0, since, ctx.now(), outcome, ctx.peer);
+                raw::log_access(&name, 0, since, ctx.now(), outcome, ctx.peer, ctx.settings);
                 self.close(outcome.reason(), input == Input::Open, io, ctx.now());
             }
         }
@@ -378,7 +387,8 @@ fn linger<T: Transport>(io: &mut T, scratch: &mut [u8]) -> Next {
 mod tests {
     use super::*;
     use crate::handlers::script::Script;
-    use crate::root::{Escaped, Root};
+    use crate::logging::Escaped;
+    use crate::root::Root;
     use std::path::PathBuf;
 
     const ROOMY: usize = 1 << 20;

@@ -4,15 +4,13 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use super::super::{Ctx, Transport};
+use super::super::{Ctx, Settings, Transport};
 use super::body::Body;
 use super::Outcome;
-use crate::root::{Escaped, Refusal};
-
-/// How much of a name an access-log line shows.
-const LOGGED_NAME: usize = 256;
+use crate::logging::access::{self, Access, Fields, Request};
+use crate::root::Refusal;
 
 /// Whether the client may still send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +64,22 @@ impl Download {
     }
 
     /// The request's access line.
-    pub(super) fn log(&self, outcome: Outcome, peer: SocketAddr, now: Instant) {
-        log_access(&self.name, self.body.sent(), self.since, now, outcome, peer);
+    pub(super) fn log(
+        &self,
+        outcome: Outcome,
+        peer: SocketAddr,
+        now: Instant,
+        settings: &Settings,
+    ) {
+        log_access(
+            &self.name,
+            self.body.sent(),
+            self.since,
+            now,
+            outcome,
+            peer,
+            settings,
+        );
     }
 
     /// Reads and drops what the client sent after its name (nothing, usually: then no call is
@@ -86,8 +98,8 @@ impl Download {
     }
 }
 
-/// One raw request's access line (target `tcpserve::access`): a warning when the client did not
-/// get its file through no doing of its own.
+/// One raw request's access line: a warning when the server failed the client (a refusal is
+/// the client's doing, like HTTP's 404).
 pub(super) fn log_access(
     name: &[u8],
     sent: u64,
@@ -95,21 +107,22 @@ pub(super) fn log_access(
     now: Instant,
     outcome: Outcome,
     peer: SocketAddr,
+    settings: &Settings,
 ) {
-    let level = if outcome.is_warning() {
-        log::Level::Warn
-    } else {
-        log::Level::Info
-    };
-    if log::log_enabled!(target: "tcpserve::access", level) {
-        let shown = &name[..name.len().min(LOGGED_NAME)];
-        let more = if name.len() > LOGGED_NAME { "..." } else { "" };
-        log::log!(
-            target: "tcpserve::access",
-            level,
-            "files {peer} \"{}{more}\" {sent} bytes {} ms {outcome}",
-            Escaped(shown),
-            now.saturating_duration_since(since).as_millis()
-        );
+    let level = outcome.level();
+    if !access::enabled(level) {
+        return;
     }
+    let reason = (outcome != Outcome::Sent).then_some(&outcome as &dyn std::fmt::Display);
+    let line = Access {
+        time: SystemTime::now(),
+        peer,
+        request: Request::Raw(name),
+        status: None,
+        bytes: sent,
+        duration: now.saturating_duration_since(since),
+        fields: Fields::default(),
+        reason,
+    };
+    access::record(level, settings.access_format, &line);
 }

@@ -1,0 +1,155 @@
+//! Client bytes made safe to print in a log line, and JSON string escaping.
+//!
+//! A log is read by people and by programs: a name from a client must not end a line (and so
+//! forge the next one), move a terminal's cursor, or reorder what a person reads with a
+//! Unicode direction override. Both escapers write through a `Formatter` and never allocate.
+
+use std::fmt::{self, Write};
+
+/// A client-sent name made safe to print in a log line: valid UTF-8 shows as itself; control
+/// characters, quotes, backslashes, invalid bytes, and the invisible Unicode characters that
+/// break or reorder lines ([`is_hidden_format`]) show as `\xNN` per byte. The result has no
+/// line break, no quote and no control character, and is the same text in every log format.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            let valid = chunk.valid();
+            // Runs of plain characters go out in one call.
+            let mut plain = 0;
+            for (i, c) in valid.char_indices() {
+                if c.is_control() || c == '"' || c == '\\' || is_hidden_format(c) {
+                    f.write_str(&valid[plain..i])?;
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        write!(f, "\\x{b:02x}")?;
+                    }
+                    plain = i + c.len_utf8();
+                }
+            }
+            f.write_str(&valid[plain..])?;
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Invisible characters that change how a line reads: line and paragraph separators
+/// (U+2028, U+2029), bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069, U+061C), zero-width characters and direction marks (U+200B–U+200F), and the
+/// byte-order mark (U+FEFF).
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061C}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Whatever `D` displays, as the inside of a JSON string (RFC 8259): quotes and backslashes
+/// escaped, control characters and [`is_hidden_format`] ones as `\uXXXX`.
+pub struct JsonText<D>(pub D);
+
+impl<D: fmt::Display> fmt::Display for JsonText<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(JsonWriter(f), "{}", self.0)
+    }
+}
+
+/// Escapes what is written through it into a JSON string's inside.
+struct JsonWriter<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl Write for JsonWriter<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (i, c) in s.char_indices() {
+            let escape = match c {
+                '"' => Some("\\\""),
+                '\\' => Some("\\\\"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                c if c.is_control() || is_hidden_format(c) => None,
+                _ => continue,
+            };
+            self.0.write_str(&s[plain..i])?;
+            match escape {
+                Some(text) => self.0.write_str(text)?,
+                None => write!(self.0, "\\u{:04x}", c as u32)?,
+            }
+            plain = i + c.len_utf8();
+        }
+        self.0.write_str(&s[plain..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_names_cannot_forge_log_lines() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"plain.txt", "plain.txt"),
+            ("你好.txt".as_bytes(), "你好.txt"),
+            (b"a\nINFO fake", "a\\x0aINFO fake"),
+            (b"\r\n", "\\x0d\\x0a"),
+            (b"\x1b[31mred", "\\x1b[31mred"),
+            (b"q\"uote\\", "q\\x22uote\\x5c"),
+            (b"\xff\xfeok", "\\xff\\xfeok"),
+            (b"nul\0", "nul\\x00"),
+            (b"del\x7f", "del\\x7f"),
+            ("c1\u{85}".as_bytes(), "c1\\xc2\\x85"),
+            ("a\u{2028}b".as_bytes(), "a\\xe2\\x80\\xa8b"),
+            ("a\u{2029}b".as_bytes(), "a\\xe2\\x80\\xa9b"),
+            (
+                "evil\u{202E}txt.exe".as_bytes(),
+                "evil\\xe2\\x80\\xaetxt.exe",
+            ),
+            (
+                "\u{202A}\u{202D}".as_bytes(),
+                "\\xe2\\x80\\xaa\\xe2\\x80\\xad",
+            ),
+            (
+                "\u{2066}x\u{2069}".as_bytes(),
+                "\\xe2\\x81\\xa6x\\xe2\\x81\\xa9",
+            ),
+            (
+                "zw\u{200B}\u{200F}".as_bytes(),
+                "zw\\xe2\\x80\\x8b\\xe2\\x80\\x8f",
+            ),
+            ("\u{FEFF}bom".as_bytes(), "\\xef\\xbb\\xbfbom"),
+            // Neighbours of the ranges stay themselves.
+            (
+                "\u{2027}\u{202F}\u{2065}\u{206A}".as_bytes(),
+                "\u{2027}\u{202F}\u{2065}\u{206A}",
+            ),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Escaped(name).to_string(), *want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn json_text_is_a_valid_string_inside() {
+        let cases: &[(&str, &str)] = &[
+            ("plain", "plain"),
+            ("q\"b\\", "q\\\"b\\\\"),
+            ("a\nb\r\tc", "a\\nb\\r\\tc"),
+            ("\0\x1f\x7f", "\\u0000\\u001f\\u007f"),
+            ("\u{2028}\u{202e}", "\\u2028\\u202e"),
+            ("你好", "你好"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(JsonText(text).to_string(), *want, "{text:?}");
+        }
+        // Escaped text inside JSON: the escapes' backslashes are doubled, nothing else changes.
+        assert_eq!(JsonText(Escaped(b"a\nb\"")).to_string(), "a\\\\x0ab\\\\x22");
+    }
+}

@@ -1,0 +1,359 @@
+//! One log destination: a bounded queue that serving threads append whole lines to, and the one
+//! thread that writes the queue out, many lines per `write`.
+//!
+//! A serving thread only ever takes the queue's lock for a copy of one line; it never waits for
+//! the destination. When the queue is full the line is dropped and counted. The writer swaps
+//! the queue's buffer for its own empty one under the lock and writes with no lock held, so a
+//! destination that blocks (a pipe nobody reads) or fails (EPIPE, ENOSPC, EIO) stalls or loses
+//! only log lines, never service. Once a write works again after a loss, the writer says how
+//! many lines were lost, as a warning in the diagnostics log.
+//!
+//! The writer sleeps in `poll(2)` on a socket pair: a serving thread wakes it when the queue
+//! stops being empty or passes [`BATCH`]; a signal handler wakes it to reopen files. After the
+//! first line of a batch it waits up to [`GATHER`] for more, so a busy server writes a few
+//! large batches a second and a quiet one gets its lines out within that time.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::mem::{self, ManuallyDrop};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::sys;
+
+/// Most bytes a queue holds; lines beyond are dropped and counted (1 MiB: about 10,000 access
+/// lines, a tenth of a second of a very busy server, or minutes of a blocked destination).
+pub const CAPACITY: usize = 1 << 20;
+/// A queue this full is written at once rather than after [`GATHER`].
+pub const BATCH: usize = 64 * 1024;
+/// How long the writer lets lines gather after the first of a batch.
+pub const GATHER: Duration = Duration::from_millis(50);
+/// How long the writer waits for a destination that will not take bytes before asking again.
+const STALLED_POLL: Duration = Duration::from_millis(100);
+
+/// Where a log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    Stderr,
+    /// A file, opened for appending (created 0640), reopened on request.
+    File(PathBuf),
+}
+
+impl Dest {
+    /// How the writer's warnings name it.
+    fn describe(&self) -> String {
+        match self {
+            Dest::Stderr => "stderr".to_string(),
+            Dest::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// The queue side of a destination, shared by every serving thread.
+#[derive(Debug)]
+pub struct Sink {
+    shared: Arc<Shared>,
+    /// Told when the writer has written everything it was asked to before finishing.
+    done: Mutex<Option<Receiver<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// The writer's wake-up: a byte here ends its `poll`.
+    wake: UnixStream,
+    /// Lines lost so far (queue full, or a failed write), for the lifetime of the process.
+    dropped: AtomicU64,
+    /// Lines in the batch the writer is writing now.
+    writing: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    lines: Vec<u8>,
+    /// Lines refused for want of room since the writer last took the queue.
+    refused: u64,
+    /// The writer has been woken for a full batch and has not taken it yet.
+    urged: bool,
+    /// Write what is queued, then stop.
+    finishing: bool,
+}
+
+impl Sink {
+    /// Opens `dest` (a file that cannot be opened is an error, with the reason) and starts its
+    /// writer. `reopen` counts reopen requests; the writer reopens a file when it changes.
+    pub fn open(dest: Dest, reopen: &'static AtomicU64) -> io::Result<(Sink, RawFd)> {
+        let out = Output::open(dest)?;
+        let (wake, waiting) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        waiting.set_nonblocking(true)?;
+        let wake_fd = wake.as_raw_fd();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake,
+            dropped: AtomicU64::new(0),
+            writing: AtomicU64::new(0),
+        });
+        let (done_tx, done_rx) = mpsc::channel();
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            waiting,
+            out,
+            reopen,
+            seen: reopen.load(Ordering::Relaxed),
+            lost: Loss::default(),
+        };
+        std::thread::Builder::new()
+            .name("tcpserve-log".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                writer.run();
+                let _ = done_tx.send(());
+            })?;
+        let sink = Sink {
+            shared,
+            done: Mutex::new(Some(done_rx)),
+        };
+        Ok((sink, wake_fd))
+    }
+
+    /// Queues one whole line (ending in `\n`), or counts it as dropped if there is no room.
+    pub fn push(&self, line: &[u8]) {
+        let mut queue = lock(&self.shared.queue);
+        if queue.lines.len() + line.len() > CAPACITY {
+            queue.refused += 1;
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let was_empty = queue.lines.is_empty();
+        queue.lines.extend_from_slice(line);
+        let urge = !queue.urged && queue.lines.len() >= BATCH;
+        queue.urged |= urge;
+        drop(queue);
+        if was_empty || urge {
+            sys::poke(self.shared.wake.as_raw_fd());
+        }
+    }
+
+    /// Lines lost so far.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Asks the writer to write everything queued and stop, and waits until `deadline` for it.
+    /// Returns how many lines were left unwritten (a destination that never took them).
+    pub fn finish(&self, deadline: Instant) -> u64 {
+        lock(&self.shared.queue).finishing = true;
+        sys::poke(self.shared.wake.as_raw_fd());
+        if let Some(done) = lock(&self.done).take() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if let Err(RecvTimeoutError::Timeout) = done.recv_timeout(wait) {
+                let queued = lines_in(&lock(&self.shared.queue).lines);
+                return queued + self.shared.writing.load(Ordering::Relaxed);
+            }
+        }
+        0
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A thread that panicked while holding the lock left whole lines: carry on with them.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lines_in(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The writer thread's own state.
+struct Writer {
+    shared: Arc<Shared>,
+    waiting: UnixStream,
+    out: Output,
+    reopen: &'static AtomicU64,
+    /// The reopen count last acted on.
+    seen: u64,
+    lost: Loss,
+}
+
+/// Lines lost and not yet reported, and the last reason.
+#[derive(Default)]
+struct Loss {
+    lines: u64,
+    why: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch = Vec::new();
+        loop {
+            self.reopen_if_asked();
+            let (empty, urgent, finishing) = {
+                let queue = lock(&self.shared.queue);
+                let urgent = queue.urged || queue.finishing;
+                (queue.lines.is_empty(), urgent, queue.finishing)
+            };
+            if empty {
+                if finishing {
+                    return;
+                }
+                self.sleep(None);
+                continue;
+            }
+            if !urgent {
+                // Let a batch gather; a full batch, a reopen or the end cuts this short.
+                self.sleep(Some(GATHER));
+                self.reopen_if_asked();
+            }
+            let refused = {
+                let mut queue = lock(&self.shared.queue);
+                mem::swap(&mut queue.lines, &mut batch);
+                queue.urged = false;
+                mem::take(&mut queue.refused)
+            };
+            if refused > 0 {
+                // Counted as dropped when they were refused.
+                self.lost.add(refused, "the queue was full".to_string());
+            }
+            self.shared
+                .writing
+                .store(lines_in(&batch), Ordering::Relaxed);
+            self.write(&batch);
+            self.shared.writing.store(0, Ordering::Relaxed);
+            batch.clear();
+            // A batch grown past the usual gives its memory back.
+            if batch.capacity() > 2 * BATCH {
+                batch = Vec::new();
+            }
+        }
+    }
+
+    /// Waits for a wake-up (or `timeout`), then takes every wake-up byte.
+    fn sleep(&mut self, timeout: Option<Duration>) {
+        let _ = sys::wait_readable(&[self.waiting.as_raw_fd()], timeout);
+        let mut bytes = [0u8; 64];
+        while matches!(self.waiting.read(&mut bytes), Ok(n) if n > 0) {}
+    }
+
+    fn reopen_if_asked(&mut self) {
+        let asked = self.reopen.load(Ordering::Relaxed);
+        if asked == self.seen {
+            return;
+        }
+        self.seen = asked;
+        if let Err(e) = self.out.reopen() {
+            log::warn!(
+                "cannot reopen {}: {e}; its lines are dropped until the next reopen",
+                self.out.dest.describe()
+            );
+        }
+    }
+
+    /// Writes `batch` out; what does not go is counted as lost. After a write that worked, a
+    /// loss before it is reported.
+    fn write(&mut self, batch: &[u8]) {
+        let mut rest = batch;
+        while !rest.is_empty() {
+            match self.out.write(rest) {
+                Ok(0) => return self.fail(rest, "the destination took nothing".to_string()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A descriptor left nonblocking by whoever started us: wait for room.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = sys::wait_writable(self.out.fd(), STALLED_POLL);
+                }
+                Err(e) => return self.fail(rest, format!("cannot write: {e}")),
+            }
+        }
+        if self.lost.lines > 0 {
+            let Loss { lines, why } = mem::take(&mut self.lost);
+            log::warn!(
+                "{}: {lines} log lines dropped ({})",
+                self.out.dest.describe(),
+                why.as_deref().unwrap_or("unknown")
+            );
+        }
+    }
+
+    /// `unwritten` did not go: its lines (a partly written one too) are lost.
+    fn fail(&mut self, unwritten: &[u8], why: String) {
+        let lines = lines_in(unwritten);
+        self.shared.dropped.fetch_add(lines, Ordering::Relaxed);
+        self.lost.add(lines, why);
+    }
+}
+
+impl Loss {
+    fn add(&mut self, lines: u64, why: String) {
+        self.lines += lines;
+        self.why = Some(why);
+    }
+}
+
+/// The destination as the writer holds it.
+struct Output {
+    dest: Dest,
+    /// `None` for a file that could not be reopened: its lines are lost until the next reopen.
+    file: Option<ManuallyDrop<File>>,
+}
+
+impl Output {
+    fn open(dest: Dest) -> io::Result<Output> {
+        let file = match &dest {
+            // Borrowed, never closed: stderr belongs to the process.
+            // SAFETY: descriptor 2 stays open for the life of the process; ManuallyDrop keeps
+            // this File from closing it.
+            Dest::Stderr => ManuallyDrop::new(unsafe { File::from_raw_fd(libc::STDERR_FILENO) }),
+            Dest::File(path) => ManuallyDrop::new(open_file(path)?),
+        };
+        Ok(Output {
+            dest,
+            file: Some(file),
+        })
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        let Dest::File(path) = &self.dest else {
+            return Ok(()); // stderr is not ours to reopen
+        };
+        if let Some(old) = self.file.take() {
+            drop(ManuallyDrop::into_inner(old));
+        }
+        self.file = Some(ManuallyDrop::new(open_file(path)?));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(file) => file.write(bytes),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "not reopened")),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.file.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let (Dest::File(_), Some(file)) = (&self.dest, self.file.take()) {
+            drop(ManuallyDrop::into_inner(file));
+        }
+    }
+}
+
+/// Opens a log file for appending, created readable by its owner and group only.
+fn open_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+}
