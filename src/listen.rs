@@ -1,5 +1,7 @@
 //! Listening sockets, for every model: binding with a deep backlog, what an accept error
-//! means, and the log lines of an accept pause or a full house (one per episode each).
+//! means, and the log lines of an accept pause or a full house: one per episode each, and at
+//! most one a second of each kind, with a count of those held back (a server flapping at its
+//! cap must not flood its log).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -7,6 +9,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::handlers::ServiceKind;
+use crate::logging::{Held, Throttle};
 
 /// Listen backlog: deep enough for a burst of thousands of connections (the kernel caps it at
 /// `net.core.somaxconn`); std and mio use 128.
@@ -50,29 +53,50 @@ pub fn accept_failure(err: &io::Error) -> AcceptFailure {
     }
 }
 
-pub fn log_pause(kind: ServiceKind, error: &io::Error, open: usize) {
-    log::warn!(
-        "{}: cannot accept ({error}); {open} connections open; pausing until one closes",
-        kind.name()
-    );
+static PAUSES: Throttle = Throttle::new();
+static RESUMES: Throttle = Throttle::new();
+static FULL: Throttle = Throttle::new();
+static BELOW_CAP: Throttle = Throttle::new();
+
+pub fn log_pause(kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
+    if let Some(held) = PAUSES.admit(now) {
+        log::warn!(
+            "{}: cannot accept ({error}); {open} connections open; pausing until one \
+             closes{}",
+            kind.name(),
+            Held(held)
+        );
+    }
 }
 
 pub fn log_resume(since: Instant, error: &io::Error, now: Instant) {
-    log::info!(
-        "accepting again after {} ms ({error} cleared)",
-        now.duration_since(since).as_millis()
-    );
+    if let Some(held) = RESUMES.admit(now) {
+        log::info!(
+            "accepting again after {} ms ({error} cleared){}",
+            now.duration_since(since).as_millis(),
+            Held(held)
+        );
+    }
 }
 
-pub fn log_full(open: usize) {
-    log::warn!("{open} connections open (--max-conns): closing new clients at once until one ends");
+pub fn log_full(open: usize, now: Instant) {
+    if let Some(held) = FULL.admit(now) {
+        log::warn!(
+            "{open} connections open (--max-conns): closing new clients at once until one \
+             ends{}",
+            Held(held)
+        );
+    }
 }
 
 pub fn log_below_cap(since: Instant, refused: u64, now: Instant) {
-    log::info!(
-        "below --max-conns again after {} ms; {refused} clients were refused",
-        now.duration_since(since).as_millis()
-    );
+    if let Some(held) = BELOW_CAP.admit(now) {
+        log::info!(
+            "below --max-conns again after {} ms; {refused} clients were refused{}",
+            now.duration_since(since).as_millis(),
+            Held(held)
+        );
+    }
 }
 
 /// The accept episodes of a blocking acceptor: a pause for want of descriptors, and a full house
@@ -87,8 +111,9 @@ impl Episodes {
     /// `accept` failed for want of a resource.
     pub fn failed(&mut self, kind: ServiceKind, error: io::Error, open: usize) {
         if self.paused.is_none() {
-            log_pause(kind, &error, open);
-            self.paused = Some((Instant::now(), error));
+            let now = Instant::now();
+            log_pause(kind, &error, open, now);
+            self.paused = Some((now, error));
         }
     }
 
@@ -104,8 +129,9 @@ impl Episodes {
         match &mut self.full {
             Some((_, refused)) => *refused += 1,
             None => {
-                log_full(open);
-                self.full = Some((Instant::now(), 1));
+                let now = Instant::now();
+                log_full(open, now);
+                self.full = Some((now, 1));
             }
         }
     }

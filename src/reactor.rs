@@ -289,7 +289,7 @@ impl Reactor {
                     if let Accepting::Retrying { since, error } = &self.accepting {
                         listen::log_resume(*since, error, now);
                     }
-                    listen::log_full(self.conns.len());
+                    listen::log_full(self.conns.len(), now);
                     self.accepting = Accepting::Full {
                         since: now,
                         refused: 1,
@@ -338,7 +338,7 @@ impl Reactor {
                 error,
             },
             _ => {
-                listen::log_pause(kind, &error, self.conns.len());
+                listen::log_pause(kind, &error, self.conns.len(), now);
                 Accepting::Paused {
                     since: now,
                     retry_at,

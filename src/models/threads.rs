@@ -11,6 +11,7 @@ use super::blocking;
 use super::control::{self, Control, Phase, Refused, Registration};
 use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
+use crate::logging::{Held, Throttle};
 use crate::reactor::Ending;
 use crate::server::{Limits, Setup};
 
@@ -94,9 +95,13 @@ fn start(kind: ServiceKind, served: Served, peer: SocketAddr, shared: &Arc<Share
             blocking::serve(stream, peer, kind, settings, idle, &mut scratch, reg);
         });
     if let Err(e) = spawned {
-        log::warn!(
-            "{} {peer}: cannot start a thread ({e}); refusing this client",
-            kind.name()
-        );
+        static NO_THREAD: Throttle = Throttle::new();
+        if let Some(held) = NO_THREAD.admit(std::time::Instant::now()) {
+            log::warn!(
+                "{} {peer}: cannot start a thread ({e}); refusing this client{}",
+                kind.name(),
+                Held(held)
+            );
+        }
     }
 }
