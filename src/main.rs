@@ -46,6 +46,7 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    tcpserve::sys::keep_std_fds_open();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let command = args.first().map(|a| a.to_string_lossy().into_owned());
     let rest = args.get(1..).unwrap_or_default();
@@ -261,8 +262,12 @@ fn serve_command(args: &[OsString]) -> ExitCode {
     }
     let ended = server.run();
     // What is queued reaches its destination before exit, as long as the destination takes
-    // it within the time work in flight had.
-    log.finish(Instant::now() + config.shutdown_timeout.max(MIN_LOG_FLUSH));
+    // it within the time work in flight had (a forced stop does not wait that long).
+    let flush = match ended {
+        Ok(Ending::Graceful) => config.shutdown_timeout.max(MIN_LOG_FLUSH),
+        _ => MIN_LOG_FLUSH,
+    };
+    log.finish(Instant::now() + flush);
     match ended {
         Ok(Ending::Graceful) => ExitCode::SUCCESS,
         Ok(Ending::Forced) => ExitCode::from(EXIT_FAILED),

@@ -137,6 +137,20 @@ pub fn keeping_errno(f: impl FnOnce()) {
     unsafe { *libc::__errno_location() = saved };
 }
 
+/// Opens `/dev/null` on any of descriptors 0, 1 and 2 that is closed (a program started with
+/// `2>&-`): otherwise the next socket or file opened would take that number, and log lines
+/// meant for stderr would go to a client or into a served file's place.
+pub fn keep_std_fds_open() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only inspects the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // open(2) takes the lowest free number: this one, the lower ones being open.
+            // SAFETY: a constant NUL-terminated path; the descriptor is kept for the process.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
 /// Whether stderr is a terminal (progress lines are drawn only there).
 pub fn stderr_is_terminal() -> bool {
     // SAFETY: isatty only inspects the descriptor.
