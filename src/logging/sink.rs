@@ -357,3 +357,67 @@ fn open_file(path: &Path) -> io::Result<File> {
         .mode(0o640)
         .open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static NO_REOPEN: AtomicU64 = AtomicU64::new(0);
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tcpserve-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn deadline() -> Instant {
+        Instant::now() + Duration::from_secs(20)
+    }
+
+    #[test]
+    fn every_queued_line_is_written_by_the_finish() {
+        let dir = scratch("all");
+        let path = dir.join("x.log");
+        let (sink, _) = Sink::open(Dest::File(path.clone()), &NO_REOPEN).unwrap();
+        for i in 0..10_000 {
+            sink.push(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(sink.finish(deadline()), 0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let want: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        assert!(text == want, "{} bytes, want {}", text.len(), want.len());
+        assert_eq!(sink.dropped(), 0);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_device_loses_lines_and_counts_them() {
+        let (sink, _) = Sink::open(Dest::File("/dev/full".into()), &NO_REOPEN).unwrap();
+        for _ in 0..100 {
+            sink.push(b"lost\n");
+        }
+        assert_eq!(sink.finish(deadline()), 0);
+        assert_eq!(sink.dropped(), 100);
+    }
+
+    #[test]
+    fn a_queue_with_no_room_drops_and_counts() {
+        // A line larger than the whole queue can never be taken.
+        let (sink, _) = Sink::open(Dest::File("/dev/null".into()), &NO_REOPEN).unwrap();
+        let huge = vec![b'x'; CAPACITY + 1];
+        sink.push(&huge);
+        sink.push(b"fits\n");
+        assert_eq!(sink.finish(deadline()), 0);
+        assert_eq!(sink.dropped(), 1);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_is_an_error() {
+        let dir = scratch("missing");
+        let path = dir.join("no/such/dir/x.log");
+        let err = Sink::open(Dest::File(path), &NO_REOPEN).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
