@@ -14,7 +14,7 @@
 //! large batches a second and a quiet one gets its lines out within that time.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::mem::{self, ManuallyDrop};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -108,6 +108,7 @@ impl Sink {
             reopen,
             seen: reopen.load(Ordering::Relaxed),
             lost: Loss::default(),
+            dangling: false,
         };
         std::thread::Builder::new()
             .name("tcpserve-log".into())
@@ -180,6 +181,8 @@ struct Writer {
     /// The reopen count last acted on.
     seen: u64,
     lost: Loss,
+    /// The destination holds the start of a line whose end was lost.
+    dangling: bool,
 }
 
 /// Lines lost and not yet reported, and the last reason.
@@ -253,22 +256,31 @@ impl Writer {
                 self.out.dest.describe()
             );
         }
+        self.dangling &= !self.out.fresh();
     }
 
     /// Writes `batch` out; what does not go is counted as lost. After a write that worked, a
     /// loss before it is reported.
     fn write(&mut self, batch: &[u8]) {
-        let mut rest = batch;
-        while !rest.is_empty() {
-            match self.out.write(rest) {
-                Ok(0) => return self.fail(rest, "the destination took nothing".to_string()),
-                Ok(n) => rest = &rest[n..],
+        if self.dangling {
+            // A line cut short before, which could not be taken back: end it, so the next
+            // line starts a line of its own.
+            if self.out.write(b"\n").is_err() {
+                return self.fail(batch, 0, "cannot write".to_string());
+            }
+            self.dangling = false;
+        }
+        let mut done = 0;
+        while done < batch.len() {
+            match self.out.write(&batch[done..]) {
+                Ok(0) => return self.fail(batch, done, "the destination took nothing".into()),
+                Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A descriptor left nonblocking by whoever started us: wait for room.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let _ = sys::wait_writable(self.out.fd(), STALLED_POLL);
                 }
-                Err(e) => return self.fail(rest, format!("cannot write: {e}")),
+                Err(e) => return self.fail(batch, done, format!("cannot write: {e}")),
             }
         }
         if self.lost.lines > 0 {
@@ -281,9 +293,18 @@ impl Writer {
         }
     }
 
-    /// `unwritten` did not go: its lines (a partly written one too) are lost.
-    fn fail(&mut self, unwritten: &[u8], why: String) {
-        let lines = lines_in(unwritten);
+    /// Only `done` bytes of `batch` went: the lines after them are lost, and so is a line
+    /// they end in the middle of, whose start is taken back out of a file (or, where it
+    /// cannot be, ended before the next write) so that no line is ever glued to another.
+    fn fail(&mut self, batch: &[u8], done: usize, why: String) {
+        let whole = batch[..done]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if done > whole && self.out.unwrite(done - whole).is_err() {
+            self.dangling = true;
+        }
+        let lines = lines_in(&batch[whole..]);
         self.shared.dropped.fetch_add(lines, Ordering::Relaxed);
         self.lost.add(lines, why);
     }
@@ -329,11 +350,30 @@ impl Output {
         Ok(())
     }
 
+    /// Whether writes now go to a file opened since a line was cut short in the old one.
+    fn fresh(&self) -> bool {
+        matches!(self.dest, Dest::File(_)) && self.file.is_some()
+    }
+
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match &mut self.file {
             Some(file) => file.write(bytes),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "not reopened")),
         }
+    }
+
+    /// Takes the last `bytes` written back out of a regular file, if nothing was written
+    /// after them; fails where that cannot be done (a pipe, a file another writer appends to).
+    fn unwrite(&mut self, bytes: usize) -> io::Result<()> {
+        let Some(file) = &mut self.file else {
+            return Ok(()); // nothing was written
+        };
+        let end = file.stream_position()?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() != end || end < bytes as u64 {
+            return Err(io::Error::other("not ours to cut"));
+        }
+        file.set_len(end - bytes as u64)
     }
 
     fn fd(&self) -> RawFd {

@@ -298,12 +298,14 @@ impl Session {
             (None, _) => 0,
         };
         // The first line, as sent (empty lines before it skipped).
-        let head = &self.input[..answer.head_len.min(self.input.len())];
-        let start = head
+        // The first line, from all that was received: a head the parser refused has no
+        // length, and its line is what the log must show.
+        let input = &self.input[..];
+        let start = input
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(head.len());
-        let line = &head[start..];
+            .unwrap_or(input.len());
+        let line = &input[start..];
         let end = line
             .iter()
             .position(|&b| b == b'\r' || b == b'\n')
@@ -313,6 +315,7 @@ impl Session {
         // Fields only for a format that shows them: parsed again from the head, which is
         // still here (a head the parser refused shows none).
         let mut headers = [Header::EMPTY; MAX_HEADERS];
+        let head = &input[..answer.head_len.min(input.len())];
         let fields = match request::parse(head, &mut headers) {
             Ok(Status::Complete { request, .. }) if format.shows_fields() => Fields {
                 referer: request.header("referer"),
