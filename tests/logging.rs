@@ -28,11 +28,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::child::{bin, read_all_on_thread, skip, ChildGuard, Lines, Outcome};
 use common::http::{get, Client, Response};
 use common::{connect, TempDir, PATIENCE};
 use tcpserve::Model;
@@ -64,10 +65,6 @@ const PIPE_SIZE: libc::c_int = 4096;
 // ---------------------------------------------------------------------------------------------
 // Waiting, skipping, running.
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tcpserve")
-}
-
 /// A temp path as a command-line argument (temp dirs are UTF-8).
 fn arg(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temp path")
@@ -89,55 +86,6 @@ fn await_cond(what: &str, mut cond: impl FnMut() -> Result<(), String>) {
     }
 }
 
-/// The project's skipping rule: one line saying what is missing, and the test returns; under
-/// `CI=true` nothing may be missing, so the test fails instead.
-fn skip(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why} (CI=true: this test may not be skipped)");
-    }
-    eprintln!("skipped: {why}");
-}
-
-/// A child process that is killed and reaped when dropped.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    /// Waits for the child to exit; fails the test after `PATIENCE`.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let mut status = None;
-        await_cond("the child to exit", || {
-            status = self.0.try_wait().expect("try_wait");
-            status
-                .map(|_| ())
-                .ok_or_else(|| "still running".to_string())
-        });
-        status.expect("exited")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// What a finished command printed and how it exited.
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Runs `cmd` to its end with no input; fails the test (and kills it) after `PATIENCE`.
 /// `Err` if it cannot be started at all.
 fn run_bounded(cmd: &mut Command) -> io::Result<Outcome> {
@@ -153,14 +101,6 @@ fn run_bounded(cmd: &mut Command) -> io::Result<Outcome> {
         status,
         stdout: out.join().expect("stdout reader"),
         stderr: err.join().expect("stderr reader"),
-    })
-}
-
-fn read_all_on_thread(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
     })
 }
 
@@ -221,10 +161,8 @@ struct Server {
     child: ChildGuard,
     echo: Option<SocketAddr>,
     files: SocketAddr,
-    /// Lines from stderr, as a thread reads them.
-    lines: Receiver<String>,
-    /// Every stderr line received so far, in order.
-    log: Vec<String>,
+    /// Its stderr, as a thread reads it.
+    log: Lines,
     /// The read end of stderr, held unread (`StderrTo::StalledFifo`).
     held: Option<File>,
 }
@@ -280,8 +218,7 @@ impl Server {
             child,
             echo: None,
             files: SocketAddr::from(([0, 0, 0, 0], 0)),
-            lines,
-            log: Vec::new(),
+            log: Lines::new(lines),
             held: None,
         };
         match ports {
@@ -350,40 +287,19 @@ impl Server {
     }
 
     fn log_text(&self) -> String {
-        self.log.join("\n")
+        self.log.text()
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.log.iter().filter(|l| l.contains(needle)).count()
+        self.log.count(needle)
     }
 
-    /// Takes the stderr lines that have already arrived, without waiting.
     fn take_arrived(&mut self) {
-        while let Ok(line) = self.lines.try_recv() {
-            self.log.push(line);
-        }
+        self.log.take_arrived()
     }
 
-    /// The first stderr line (seen before or arriving within `PATIENCE`) containing `needle`.
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(line) = self.log.iter().find(|l| l.contains(needle)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no stderr line with {needle:?} within {PATIENCE:?}; stderr so far:\n{}",
-                    self.log_text()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "stderr ended before a line with {needle:?}; stderr:\n{}",
-                    self.log_text()
-                ),
-            }
-        }
+        self.log.wait_for(needle)
     }
 
     /// Fails the test, with what the server said, if it has exited (while starting).
@@ -411,15 +327,7 @@ impl Server {
         let status = self.child.wait_exit();
         // The child is gone, so its stderr closes and the reader thread ends the channel (at
         // once where the test stopped reading it).
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("stderr still open after exit"),
-            }
-        }
+        self.log.take_rest();
         status
     }
 
@@ -688,71 +596,69 @@ fn fetch(addr: SocketAddr, name: &str, over_http: bool) {
 /// the iterative model keeps one only while the next request is already there; its last
 /// request asks to close. Every response must come whole, within the sockets' timeouts.
 fn http_load(addr: SocketAddr, conns: usize, batches: usize, per_batch: usize) {
-    let clients: Vec<_> = (0..conns)
-        .map(|c| {
-            thread::spawn(move || -> Result<(), String> {
-                for b in 0..batches {
-                    let mut batch = Vec::new();
-                    for r in 0..per_batch {
-                        let close: &[&str] = if r + 1 == per_batch {
-                            &["Connection: close"]
-                        } else {
-                            &[]
-                        };
-                        batch.extend(get(&format!("/hello.txt?c={c}&b={b}&r={r}"), close));
-                    }
-                    let at = |r: usize| format!("client {c}, batch {b}, request {r}");
-                    let mut client = Client::connect(addr);
-                    client
-                        .send(&batch)
-                        .map_err(|e| format!("{}: sending: {e}", at(0)))?;
-                    for r in 0..per_batch {
-                        let response = client
-                            .response(false)
-                            .map_err(|e| format!("{}: {e}", at(r)))?;
-                        if response.status != 200 || response.body != HELLO {
-                            return Err(format!("{}: {}", at(r), response.describe()));
-                        }
-                    }
-                    let (extra, end) = client.finish();
-                    if !extra.is_empty() || !end.closed() {
-                        return Err(format!(
-                            "{}: then {end:?} after {} more bytes",
-                            at(per_batch),
-                            extra.len()
-                        ));
-                    }
+    at_once(conns, move |c| {
+        for b in 0..batches {
+            let mut batch = Vec::new();
+            for r in 0..per_batch {
+                let close: &[&str] = if r + 1 == per_batch {
+                    &["Connection: close"]
+                } else {
+                    &[]
+                };
+                batch.extend(get(&format!("/hello.txt?c={c}&b={b}&r={r}"), close));
+            }
+            let at = |r: usize| format!("client {c}, batch {b}, request {r}");
+            let mut client = Client::connect(addr);
+            client
+                .send(&batch)
+                .map_err(|e| format!("{}: sending: {e}", at(0)))?;
+            for r in 0..per_batch {
+                let response = client
+                    .response(false)
+                    .map_err(|e| format!("{}: {e}", at(r)))?;
+                if response.status != 200 || response.body != HELLO {
+                    return Err(format!("{}: {}", at(r), response.describe()));
                 }
-                Ok(())
-            })
-        })
-        .collect();
-    let failures: Vec<String> = clients
-        .into_iter()
-        .filter_map(|c| c.join().unwrap_or_else(|_| Err("panicked".into())).err())
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+            }
+            let (extra, end) = client.finish();
+            if !extra.is_empty() || !end.closed() {
+                return Err(format!(
+                    "{}: then {end:?} after {} more bytes",
+                    at(per_batch),
+                    extra.len()
+                ));
+            }
+        }
+        Ok(())
+    });
 }
 
 /// `conns` echo clients at once, each making `trips` round trips on one connection.
 fn echo_load(addr: SocketAddr, conns: usize, trips: usize) {
-    let clients: Vec<_> = (0..conns)
-        .map(|c| {
-            thread::spawn(move || -> Result<(), String> {
-                let mut stream = connect(addr);
-                for t in 0..trips {
-                    let message = format!("client {c} trip {t}\n");
-                    let mut back = vec![0; message.len()];
-                    stream
-                        .write_all(message.as_bytes())
-                        .and_then(|()| stream.read_exact(&mut back))
-                        .map_err(|e| format!("echo client {c}, trip {t}: {e}"))?;
-                    if back != message.as_bytes() {
-                        return Err(format!("echo client {c}, trip {t}: {back:?}"));
-                    }
-                }
-                Ok(())
-            })
+    at_once(conns, move |c| {
+        let mut stream = connect(addr);
+        for t in 0..trips {
+            let message = format!("client {c} trip {t}\n");
+            let mut back = vec![0; message.len()];
+            stream
+                .write_all(message.as_bytes())
+                .and_then(|()| stream.read_exact(&mut back))
+                .map_err(|e| format!("echo client {c}, trip {t}: {e}"))?;
+            if back != message.as_bytes() {
+                return Err(format!("echo client {c}, trip {t}: {back:?}"));
+            }
+        }
+        Ok(())
+    });
+}
+
+/// Runs `client(0)` to `client(n - 1)` each on a thread of its own, all at once; fails the
+/// test with every client's error.
+fn at_once(n: usize, client: impl Fn(usize) -> Result<(), String> + Send + Clone + 'static) {
+    let clients: Vec<_> = (0..n)
+        .map(|i| {
+            let client = client.clone();
+            thread::spawn(move || client(i))
         })
         .collect();
     let failures: Vec<String> = clients

@@ -15,15 +15,16 @@ mod common;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::child::{bin, read_all_on_thread, ChildGuard, Lines, Outcome};
 use common::{connect, echo_once, random_bytes, wait_until, TempDir, PATIENCE};
 use tcpserve::Model;
 
@@ -50,65 +51,6 @@ per_model!(
 per_model!([iterative] many_clients_wait_in_the_backlog_not_in_descriptors);
 // Only the threads model starts a thread per client.
 per_model!([threads] a_thread_that_cannot_start_refuses_only_that_client);
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tcpserve")
-}
-
-/// A child process that is killed and reaped when dropped.
-struct ChildGuard(Child);
-
-impl ChildGuard {
-    fn pid(&self) -> libc::pid_t {
-        self.0.id() as libc::pid_t
-    }
-
-    /// Waits for the child to exit; fails the test after `PATIENCE`.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let child = &mut self.0;
-        let mut status = None;
-        wait_until("the child to exit", || {
-            status = child.try_wait().expect("try_wait");
-            status.is_some()
-        });
-        status.expect("exited")
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.0.try_wait().expect("try_wait").is_none()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// What a finished command printed and how it exited.
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-fn read_all_on_thread(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
 
 /// Runs `tcpserve ARGS` to completion with `stdin` as its input; fails the test (and kills the
 /// child) if it has not exited within `PATIENCE`.
@@ -149,9 +91,8 @@ fn serve_command(model: Model, extra: &[&str]) -> Command {
 /// A running `tcpserve serve` whose stderr is followed line by line.
 struct Server {
     child: ChildGuard,
-    lines: Receiver<String>,
-    /// Every stderr line received so far, in order.
-    log: Vec<String>,
+    /// Its stderr.
+    log: Lines,
     addr: SocketAddr,
 }
 
@@ -171,20 +112,9 @@ impl Server {
             .spawn()
             .expect("spawn tcpserve serve");
         let stderr = child.stderr.take().expect("stderr");
-        let child = ChildGuard(child);
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         let mut server = Server {
-            child,
-            lines,
-            log: Vec::new(),
+            child: ChildGuard(child),
+            log: Lines::follow(stderr),
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         };
         // `echo listening on ADDR` or `files listening on ADDR, serving DIR`.
@@ -222,77 +152,33 @@ impl Server {
     }
 
     fn log_text(&self) -> String {
-        self.log.join("\n")
+        self.log.text()
     }
 
-    /// Waits until `n` log lines contain `needle` (counting those seen before); fails the test
-    /// after `PATIENCE`.
     fn wait_for_count(&mut self, needle: &str, n: usize) {
-        let deadline = Instant::now() + PATIENCE;
-        while self.count(needle) < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "not {n} log lines with {needle:?} within {PATIENCE:?}; log so far:\n{}",
-                    self.log_text()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "stderr closed before {n} lines with {needle:?}; log:\n{}",
-                    self.log_text()
-                ),
-            }
-        }
+        self.log.wait_for_count(needle, n)
     }
 
-    /// The first log line (seen before or arriving within `PATIENCE`) containing `needle`.
     fn wait_for(&mut self, needle: &str) -> String {
-        self.wait_for_count(needle, 1);
-        self.first(needle).expect("counted")
+        self.log.wait_for(needle)
     }
 
-    /// The first log line seen so far containing `needle`.
     fn first(&self, needle: &str) -> Option<String> {
-        self.log.iter().find(|l| l.contains(needle)).cloned()
+        self.log.first(needle)
     }
 
-    /// Takes every line that arrives during `window` (a measurement window, not a wait for
-    /// anything in particular).
     fn collect_for(&mut self, window: Duration) {
-        let deadline = Instant::now() + window;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(RecvTimeoutError::Timeout) => return,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        }
+        self.log.collect_for(window)
     }
 
-    /// Takes the lines that have already arrived, without waiting.
     fn take_arrived(&mut self) {
-        while let Ok(line) = self.lines.try_recv() {
-            self.log.push(line);
-        }
+        self.log.take_arrived()
     }
 
     /// Waits for the server to exit, then takes the rest of its log.
     fn wait_exit(&mut self) -> ExitStatus {
         let status = self.child.wait_exit();
-        // The child is gone, so its stderr closes and the reader thread ends the channel.
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("stderr still open after exit"),
-            }
-        }
+        self.log.take_rest();
         status
     }
 
@@ -307,7 +193,7 @@ impl Server {
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.log.iter().filter(|l| l.contains(needle)).count()
+        self.log.count(needle)
     }
 
     fn assert_no_panic(&self) {

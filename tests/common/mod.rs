@@ -2,6 +2,7 @@
 //! deadline (never a bare sleep), and reproducible pseudo-random data.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod child;
 pub mod hostile;
 pub mod http;
 
