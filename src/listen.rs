@@ -1,7 +1,7 @@
 //! Listening sockets, for every model: binding with a deep backlog, what an accept error
-//! means, and the log lines of an accept pause or a full house: one per episode each, and at
-//! most one a second of each kind, with a count of those held back (a server flapping at its
-//! cap must not flood its log).
+//! means, and the log lines of an accept pause or a full house: one start and one end per
+//! episode, starts at most one a second of each kind (a server flapping at its cap must not
+//! flood its log; see [`Said`]).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -53,13 +53,24 @@ pub fn accept_failure(err: &io::Error) -> AcceptFailure {
     }
 }
 
-static PAUSES: Throttle = Throttle::new();
-static RESUMES: Throttle = Throttle::new();
-static FULL: Throttle = Throttle::new();
-static BELOW_CAP: Throttle = Throttle::new();
+/// Whether an episode's first line has been written. An episode's start is throttled (at most
+/// one a second of each kind, with a count of those held back) and tried again at each event of
+/// the episode (a failed accept, a refused client) until it is written; its end is written
+/// exactly when its start was, so the log never says a state has ended that it did not say had
+/// begun, nor leaves one unsaid that lasts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Said(bool);
 
-pub fn log_pause(kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
+static PAUSES: Throttle = Throttle::new();
+static FULL: Throttle = Throttle::new();
+
+/// An accept failed for want of a resource, in an episode that has `said` so far.
+pub fn log_pause(said: &mut Said, kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
+    if said.0 {
+        return;
+    }
     if let Some(held) = PAUSES.admit(now) {
+        said.0 = true;
         log::warn!(
             "{}: cannot accept ({error}); {open} connections open; pausing until one \
              closes{}",
@@ -69,18 +80,22 @@ pub fn log_pause(kind: ServiceKind, error: &io::Error, open: usize, now: Instant
     }
 }
 
-pub fn log_resume(since: Instant, error: &io::Error, now: Instant) {
-    if let Some(held) = RESUMES.admit(now) {
+pub fn log_resume(said: Said, since: Instant, error: &io::Error, now: Instant) {
+    if said.0 {
         log::info!(
-            "accepting again after {} ms ({error} cleared){}",
-            now.duration_since(since).as_millis(),
-            Held(held)
+            "accepting again after {} ms ({error} cleared)",
+            now.duration_since(since).as_millis()
         );
     }
 }
 
-pub fn log_full(open: usize, now: Instant) {
+/// A client was refused at `--max-conns`, in an episode that has `said` so far.
+pub fn log_full(said: &mut Said, open: usize, now: Instant) {
+    if said.0 {
+        return;
+    }
     if let Some(held) = FULL.admit(now) {
+        said.0 = true;
         log::warn!(
             "{open} connections open (--max-conns): closing new clients at once until one \
              ends{}",
@@ -89,12 +104,11 @@ pub fn log_full(open: usize, now: Instant) {
     }
 }
 
-pub fn log_below_cap(since: Instant, refused: u64, now: Instant) {
-    if let Some(held) = BELOW_CAP.admit(now) {
+pub fn log_below_cap(said: Said, since: Instant, refused: u64, now: Instant) {
+    if said.0 {
         log::info!(
-            "below --max-conns again after {} ms; {refused} clients were refused{}",
-            now.duration_since(since).as_millis(),
-            Held(held)
+            "below --max-conns again after {} ms; {refused} clients were refused",
+            now.duration_since(since).as_millis()
         );
     }
 }
@@ -103,43 +117,37 @@ pub fn log_below_cap(since: Instant, refused: u64, now: Instant) {
 /// at `--max-conns`; each logged once when it starts and once when it ends.
 #[derive(Debug, Default)]
 pub struct Episodes {
-    paused: Option<(Instant, io::Error)>,
-    full: Option<(Instant, u64)>,
+    paused: Option<(Instant, io::Error, Said)>,
+    full: Option<(Instant, u64, Said)>,
 }
 
 impl Episodes {
     /// `accept` failed for want of a resource.
     pub fn failed(&mut self, kind: ServiceKind, error: io::Error, open: usize) {
-        if self.paused.is_none() {
-            let now = Instant::now();
-            log_pause(kind, &error, open, now);
-            self.paused = Some((now, error));
-        }
+        let now = Instant::now();
+        let (_, error, said) = self.paused.get_or_insert((now, error, Said::default()));
+        log_pause(said, kind, error, open, now);
     }
 
     /// `accept` worked again.
     pub fn accepted(&mut self) {
-        if let Some((since, error)) = self.paused.take() {
-            log_resume(since, &error, Instant::now());
+        if let Some((since, error, said)) = self.paused.take() {
+            log_resume(said, since, &error, Instant::now());
         }
     }
 
     /// A client was refused over the cap.
     pub fn refused(&mut self, open: usize) {
-        match &mut self.full {
-            Some((_, refused)) => *refused += 1,
-            None => {
-                let now = Instant::now();
-                log_full(open, now);
-                self.full = Some((now, 1));
-            }
-        }
+        let now = Instant::now();
+        let (_, refused, said) = self.full.get_or_insert((now, 0, Said::default()));
+        *refused += 1;
+        log_full(said, open, now);
     }
 
     /// A client was admitted under the cap.
     pub fn admitted(&mut self) {
-        if let Some((since, refused)) = self.full.take() {
-            log_below_cap(since, refused, Instant::now());
+        if let Some((since, refused, said)) = self.full.take() {
+            log_below_cap(said, since, refused, Instant::now());
         }
     }
 }

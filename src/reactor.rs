@@ -24,7 +24,7 @@ use slab::Slab;
 
 use crate::conn::{Conn, Turn, Why};
 use crate::handlers::{Next, Reason, ServiceKind, Settings, SCRATCH_SIZE};
-use crate::listen::{self, AcceptFailure, Listener, ACCEPT_BACKOFF};
+use crate::listen::{self, AcceptFailure, Listener, Said, ACCEPT_BACKOFF};
 use crate::server::{Limits, Setup};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
@@ -59,18 +59,21 @@ enum Accepting {
     Full {
         since: Instant,
         refused: u64,
+        said: Said,
     },
     /// Accepting failed for want of a resource (EMFILE...): wait for a close or the back-off.
     Paused {
         since: Instant,
         retry_at: Instant,
         error: io::Error,
+        said: Said,
     },
-    /// Trying again during a pause: a failure returns to `Paused` silently (one log line per
-    /// episode), draining every backlog ends the episode.
+    /// Trying again during a pause: a failure returns to `Paused` (the same episode), draining
+    /// every backlog ends the episode.
     Retrying {
         since: Instant,
         error: io::Error,
+        said: Said,
     },
 }
 
@@ -283,16 +286,22 @@ impl Reactor {
     ) {
         if self.conns.len() >= self.limits.max_conns {
             self.stats.refused += 1;
+            let open = self.conns.len();
             match &mut self.accepting {
-                Accepting::Full { refused, .. } => *refused += 1,
+                Accepting::Full { refused, said, .. } => {
+                    *refused += 1;
+                    listen::log_full(said, open, now);
+                }
                 _ => {
-                    if let Accepting::Retrying { since, error } = &self.accepting {
-                        listen::log_resume(*since, error, now);
+                    if let Accepting::Retrying { since, error, said } = &self.accepting {
+                        listen::log_resume(*said, *since, error, now);
                     }
-                    listen::log_full(self.conns.len(), now);
+                    let mut said = Said::default();
+                    listen::log_full(&mut said, open, now);
                     self.accepting = Accepting::Full {
                         since: now,
                         refused: 1,
+                        said,
                     };
                 }
             }
@@ -330,19 +339,31 @@ impl Reactor {
 
     fn pause_accepting(&mut self, kind: ServiceKind, error: io::Error, now: Instant) {
         let retry_at = now + ACCEPT_BACKOFF;
+        let open = self.conns.len();
         self.accepting = match std::mem::replace(&mut self.accepting, Accepting::Open) {
-            // The same episode goes on: its start and its first error stand, and no new line.
-            Accepting::Retrying { since, error } => Accepting::Paused {
+            // The same episode goes on: its start and its first error stand; its line is
+            // written now if the throttle held it back before.
+            Accepting::Retrying {
                 since,
-                retry_at,
                 error,
-            },
+                mut said,
+            } => {
+                listen::log_pause(&mut said, kind, &error, open, now);
+                Accepting::Paused {
+                    since,
+                    retry_at,
+                    error,
+                    said,
+                }
+            }
             _ => {
-                listen::log_pause(kind, &error, self.conns.len(), now);
+                let mut said = Said::default();
+                listen::log_pause(&mut said, kind, &error, open, now);
                 Accepting::Paused {
                     since: now,
                     retry_at,
                     error,
+                    said,
                 }
             }
         };
@@ -350,17 +371,18 @@ impl Reactor {
 
     /// Tries again during a pause, taking whatever waited in every backlog meanwhile.
     fn resume_accepting(&mut self, now: Instant) {
-        let Accepting::Paused { since, error, .. } =
-            std::mem::replace(&mut self.accepting, Accepting::Open)
+        let Accepting::Paused {
+            since, error, said, ..
+        } = std::mem::replace(&mut self.accepting, Accepting::Open)
         else {
             return;
         };
-        self.accepting = Accepting::Retrying { since, error };
+        self.accepting = Accepting::Retrying { since, error, said };
         for index in 0..self.listeners.len() {
             self.accept(index, now);
         }
-        if let Accepting::Retrying { since, error } = &self.accepting {
-            listen::log_resume(*since, error, now);
+        if let Accepting::Retrying { since, error, said } = &self.accepting {
+            listen::log_resume(*said, *since, error, now);
             self.accepting = Accepting::Open;
         }
     }
@@ -384,8 +406,12 @@ impl Reactor {
         self.forget_stale_timers();
         match self.accepting {
             Accepting::Paused { .. } => self.resume_accepting(now),
-            Accepting::Full { since, refused } => {
-                listen::log_below_cap(since, refused, now);
+            Accepting::Full {
+                since,
+                refused,
+                said,
+            } => {
+                listen::log_below_cap(said, since, refused, now);
                 self.accepting = Accepting::Open;
             }
             Accepting::Open | Accepting::Retrying { .. } => {}

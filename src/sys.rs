@@ -137,6 +137,24 @@ pub fn keeping_errno(f: impl FnOnce()) {
     unsafe { *libc::__errno_location() = saved };
 }
 
+/// Clears `O_NONBLOCK` on `fd`.
+pub fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL and F_SETFL only read and set the descriptor's flags.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags == -1 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Ignores `signal` for the life of the process.
+pub fn ignore_signal(signal: libc::c_int) {
+    // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+    unsafe { libc::signal(signal, libc::SIG_IGN) };
+}
+
 /// Opens `/dev/null` on any of descriptors 0, 1 and 2 that is closed (a program started with
 /// `2>&-`): otherwise the next socket or file opened would take that number, and log lines
 /// meant for stderr would go to a client or into a served file's place.

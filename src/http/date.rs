@@ -83,7 +83,12 @@ pub fn format_unix(secs: i64) -> [u8; IMF_FIXDATE_LEN] {
 /// Formats `t` as the time of a common-log-format line (UTC), without the brackets:
 /// `06/Nov/1994:08:49:37 +0000`.
 pub fn format_clf(t: SystemTime) -> [u8; CLF_LEN] {
-    let c = Civil::from_unix(unix_seconds(t));
+    format_clf_unix(unix_seconds(t))
+}
+
+/// [`format_clf`] for seconds since the epoch.
+pub fn format_clf_unix(secs: i64) -> [u8; CLF_LEN] {
+    let c = Civil::from_unix(secs);
     let mut out = *b"01/Jan/1970:00:00:00 +0000";
     two_digits(&mut out[0..2], c.day);
     out[3..6].copy_from_slice(MONTHS[c.month as usize - 1]);

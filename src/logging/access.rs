@@ -6,11 +6,12 @@
 //! server's logger sends it to `--access-log`. Every format writes client bytes through
 //! [`Escaped`], so one request is always one line.
 
-use std::fmt;
-use std::net::SocketAddr;
+use std::cell::Cell;
+use std::fmt::{self, Display};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
-use super::escape::{Escaped, JsonText};
+use super::escape::{Escaped, EscapedText, JsonText};
 use crate::http::date;
 
 /// The `log` target of access lines.
@@ -113,21 +114,28 @@ impl fmt::Display for Line<'_> {
 }
 
 /// `HOST - - [TIME] "REQUEST" STATUS BYTES`, then for combined `"REFERER" "AGENT"`, then the
-/// quoted reason, if any. The raw protocol's status is `-`.
+/// quoted reason, if any. The raw protocol's status is `-`. Written piece by piece, without
+/// `format_args!` for the parts every line has: this runs once per request on the serving
+/// thread.
 fn common(f: &mut fmt::Formatter<'_>, a: &Access, combined: bool) -> fmt::Result {
-    let time = date::format_clf(a.time);
-    let time = std::str::from_utf8(&time).unwrap_or("-");
+    let time = clf_time(a.time);
     let request = match a.request {
         Request::Raw(bytes) | Request::Http(bytes) => Shown(bytes),
     };
-    write!(f, "{} - - [{time}] \"{request}\" ", a.peer.ip())?;
+    Host(a.peer.ip()).fmt(f)?;
+    f.write_str(" - - [")?;
+    f.write_str(std::str::from_utf8(&time).unwrap_or("-"))?;
+    f.write_str("] \"")?;
+    request.fmt(f)?;
+    f.write_str("\" ")?;
     match a.status {
-        Some(status) => write!(f, "{status} ")?,
-        None => f.write_str("- ")?,
+        Some(status) => Number(status.into()).fmt(f)?,
+        None => f.write_str("-")?,
     }
+    f.write_str(" ")?;
     match a.bytes {
         0 => f.write_str("-")?,
-        n => write!(f, "{n}")?,
+        n => Number(n).fmt(f)?,
     }
     if combined {
         write!(
@@ -138,9 +146,78 @@ fn common(f: &mut fmt::Formatter<'_>, a: &Access, combined: bool) -> fmt::Result
         )?;
     }
     if let Some(reason) = a.reason {
-        write!(f, " \"{reason}\"")?;
+        write!(f, " \"{}\"", EscapedText(reason))?;
     }
     Ok(())
+}
+
+/// The time of a common-log-format line, formatted once a second per thread.
+fn clf_time(t: SystemTime) -> [u8; date::CLF_LEN] {
+    thread_local! {
+        static LAST: Cell<(i64, [u8; date::CLF_LEN])> =
+            const { Cell::new((i64::MIN, [0; date::CLF_LEN])) };
+    }
+    let secs = date::unix_seconds(t);
+    LAST.try_with(|last| match last.get() {
+        (at, text) if at == secs => text,
+        _ => {
+            let text = date::format_clf_unix(secs);
+            last.set((secs, text));
+            text
+        }
+    })
+    .unwrap_or_else(|_| date::format_clf_unix(secs))
+}
+
+/// A client's address as the host field: IPv4 written by hand (the usual case, and
+/// `Ipv4Addr`'s `Display` costs several times more), IPv6 as std writes it.
+struct Host(IpAddr);
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let IpAddr::V4(v4) = self.0 else {
+            return self.0.fmt(f);
+        };
+        let mut buf = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            len += digits(octet.into(), &mut buf[len..]);
+        }
+        f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or("-"))
+    }
+}
+
+/// A whole number, in decimal, without the formatting machinery.
+struct Number(u64);
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 20];
+        let len = digits(self.0, &mut buf);
+        f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or("-"))
+    }
+}
+
+/// Writes `n` in decimal at the start of `out` (room for 20 digits, or as many as `n` has);
+/// returns how many bytes.
+fn digits(mut n: u64, out: &mut [u8]) -> usize {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = tmp.len() - i;
+    out[..len].copy_from_slice(&tmp[i..]);
+    len
 }
 
 /// Every key, always, `null` where a request has no such thing.
@@ -287,6 +364,32 @@ mod tests {
             "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET / HTTP/1.1\" 404 14 \"-\" \
              \"curl/8 \\x22x\\x22\""
         );
+    }
+
+    #[test]
+    fn hosts_and_numbers_by_hand() {
+        let hosts = [
+            "0.0.0.0",
+            "127.0.0.1",
+            "255.255.255.255",
+            "10.20.3.4",
+            "::1",
+            "fe80::1",
+        ];
+        for host in hosts {
+            let ip: IpAddr = host.parse().unwrap();
+            assert_eq!(Host(ip).to_string(), ip.to_string());
+        }
+        for n in [0, 7, 10, 404, 65_535, 1 << 40, u64::MAX] {
+            assert_eq!(Number(n).to_string(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn a_reason_is_escaped_too() {
+        let why: &dyn fmt::Display = &"a \"quoted\"\nreason";
+        let got = line(Format::Common, &sample(Request::Raw(b"x"), Some(why)));
+        assert!(got.ends_with(" \"a \\x22quoted\\x22\\x0areason\""), "{got}");
     }
 
     #[test]

@@ -14,41 +14,73 @@ pub struct Escaped<'a>(pub &'a [u8]);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Printable ASCII, the usual name or request line, goes out in one call.
+        if self.0.iter().all(|&b| is_plain_ascii(b)) {
+            return f.write_str(std::str::from_utf8(self.0).unwrap_or_default());
+        }
+        let mut out = EscapingWriter(f);
         for chunk in self.0.utf8_chunks() {
-            let valid = chunk.valid();
-            // Runs of plain characters go out in one call.
-            let mut plain = 0;
-            for (i, c) in valid.char_indices() {
-                if c.is_control() || c == '"' || c == '\\' || is_hidden_format(c) {
-                    f.write_str(&valid[plain..i])?;
-                    let mut buf = [0u8; 4];
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        write!(f, "\\x{b:02x}")?;
-                    }
-                    plain = i + c.len_utf8();
-                }
-            }
-            f.write_str(&valid[plain..])?;
+            out.write_str(chunk.valid())?;
             for b in chunk.invalid() {
-                write!(f, "\\x{b:02x}")?;
+                write!(out.0, "\\x{b:02x}")?;
             }
         }
         Ok(())
     }
 }
 
+/// Whatever `D` displays, escaped as [`Escaped`] escapes valid UTF-8: for text that is ours
+/// but may one day carry a client's bytes (a reason, an error).
+pub struct EscapedText<D>(pub D);
+
+impl<D: fmt::Display> fmt::Display for EscapedText<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(EscapingWriter(f), "{}", self.0)
+    }
+}
+
+fn is_plain_ascii(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
+}
+
+/// Escapes what is written through it as [`Escaped`] says.
+struct EscapingWriter<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl Write for EscapingWriter<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Runs of plain characters go out in one call.
+        let mut plain = 0;
+        for (i, c) in s.char_indices() {
+            if c.is_control() || c == '"' || c == '\\' || is_hidden_format(c) {
+                self.0.write_str(&s[plain..i])?;
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    write!(self.0, "\\x{b:02x}")?;
+                }
+                plain = i + c.len_utf8();
+            }
+        }
+        self.0.write_str(&s[plain..])
+    }
+}
+
 /// Invisible characters that change how a line reads: line and paragraph separators
-/// (U+2028, U+2029), bidirectional embeddings, overrides and isolates (U+202A–U+202E,
-/// U+2066–U+2069, U+061C), zero-width characters and direction marks (U+200B–U+200F), and the
-/// byte-order mark (U+FEFF).
+/// (U+2028, U+2029), bidirectional embeddings, overrides, isolates and marks (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F, U+061C), zero-width and other invisible format characters
+/// (U+200B–U+200D, U+2060–U+2064, U+206A–U+206F, U+00AD, U+180E, U+FEFF), and the tag
+/// characters (U+E0000–U+E007F) that can hide text.
 pub fn is_hidden_format(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
+        '\u{00AD}'
             | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
             | '\u{FEFF}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 
@@ -125,14 +157,20 @@ mod tests {
                 "zw\\xe2\\x80\\x8b\\xe2\\x80\\x8f",
             ),
             ("\u{FEFF}bom".as_bytes(), "\\xef\\xbb\\xbfbom"),
+            ("soft\u{AD}hy".as_bytes(), "soft\\xc2\\xadhy"),
+            ("wj\u{2060}".as_bytes(), "wj\\xe2\\x81\\xa0"),
+            ("tag\u{E0041}".as_bytes(), "tag\\xf3\\xa0\\x81\\x81"),
             // Neighbours of the ranges stay themselves.
             (
-                "\u{2027}\u{202F}\u{2065}\u{206A}".as_bytes(),
-                "\u{2027}\u{202F}\u{2065}\u{206A}",
+                "\u{2027}\u{202F}\u{2065}\u{2070}".as_bytes(),
+                "\u{2027}\u{202F}\u{2065}\u{2070}",
             ),
         ];
         for (name, want) in cases {
             assert_eq!(Escaped(name).to_string(), *want, "{name:?}");
+            if let Ok(text) = std::str::from_utf8(name) {
+                assert_eq!(EscapedText(text).to_string(), *want, "{name:?} as text");
+            }
         }
     }
 

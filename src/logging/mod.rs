@@ -20,17 +20,18 @@ mod throttle;
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::{self, Write};
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-pub use escape::{is_hidden_format, Escaped, JsonText};
+pub use escape::{is_hidden_format, Escaped, EscapedText, JsonText};
 pub use sink::Dest;
-use sink::Sink;
+use sink::{Left, Output, Sink};
 pub use throttle::{Held, Throttle};
 
 use crate::http::date;
@@ -95,77 +96,169 @@ impl std::error::Error for InitError {}
 /// The installed logger's destinations, to finish with at exit.
 #[derive(Debug)]
 pub struct Guard {
-    sinks: Vec<(Dest, Arc<Sink>)>,
+    /// Each destination once, diagnostics first.
+    sinks: Vec<Arc<Sink>>,
+    /// The file behind each of `sinks`.
+    identities: Vec<(u64, u64)>,
+    diag: Option<Arc<Sink>>,
 }
 
-/// Opens the destinations and installs the logger for the rest of the process. Fails if a file
-/// cannot be opened; installing twice keeps the first logger (and says so in the error).
+/// Set once a logger of ours is installed: the process has one.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Opens the destinations and installs the logger for the rest of the process. Fails, having
+/// started nothing, if a file cannot be opened or a logger is already installed.
 pub fn init(options: &Options) -> Result<Guard, InitError> {
-    let mut sinks: Vec<(Dest, Arc<Sink>)> = Vec::new();
-    let mut open = |option, dest: &Option<Dest>| -> Result<Option<Arc<Sink>>, InitError> {
-        let Some(dest) = dest else {
-            return Ok(None);
-        };
-        // The same destination twice (stderr, usually) is one queue: lines stay in order.
-        if let Some((_, sink)) = sinks.iter().find(|(d, _)| d == dest) {
-            return Ok(Some(Arc::clone(sink)));
-        }
-        let (sink, wake) = Sink::open(dest.clone(), &REOPEN).map_err(|error| InitError {
-            option,
-            dest: dest.clone(),
-            error,
-        })?;
-        if let Some(slot) = WAKE_FDS.get(sinks.len()) {
-            slot.store(wake, Ordering::Relaxed);
-        }
-        let sink = Arc::new(sink);
-        sinks.push((dest.clone(), Arc::clone(&sink)));
-        Ok(Some(sink))
-    };
-    let diag = open("--log", &options.log)?;
-    let access = open("--access-log", &options.access)?;
-    let logger = Logger { diag, access };
-    log::set_logger(Box::leak(Box::new(logger))).map_err(|_| InitError {
-        option: "--log",
+    let already = |option| InitError {
+        option,
         dest: Dest::Stderr,
         error: io::Error::other("a logger is already installed"),
-    })?;
+    };
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return Err(already("--log"));
+    }
+    let mut guard = Guard {
+        sinks: Vec::new(),
+        identities: Vec::new(),
+        diag: None,
+    };
+    let opened = guard
+        .open("--log", options.log.as_ref())
+        .and_then(|diag| Ok((diag, guard.open("--access-log", options.access.as_ref())?)));
+    let (diag, access) = match opened {
+        Ok(sinks) => sinks,
+        Err(e) => {
+            guard.abandon();
+            return Err(e);
+        }
+    };
+    guard.diag = diag.clone();
+    let logger = Logger { diag, access };
+    if log::set_logger(Box::leak(Box::new(logger))).is_err() {
+        guard.abandon();
+        return Err(already("--log"));
+    }
     log::set_max_level(options.level);
-    Ok(Guard { sinks })
+    // A file-size limit (systemd's LimitFSIZE) must cost log lines, not the process.
+    sys::ignore_signal(libc::SIGXFSZ);
+    Ok(guard)
 }
 
 impl Guard {
-    /// Lines lost so far, over every destination.
-    pub fn dropped(&self) -> u64 {
-        self.sinks.iter().map(|(_, s)| s.dropped()).sum()
+    /// Opens `dest` and starts its writer, or finds it among those already open: one
+    /// destination under two names (`-` and `/dev/stderr`) is one queue, so lines stay whole
+    /// and in order.
+    fn open(
+        &mut self,
+        option: &'static str,
+        dest: Option<&Dest>,
+    ) -> Result<Option<Arc<Sink>>, InitError> {
+        let Some(dest) = dest else {
+            return Ok(None);
+        };
+        let failed = |error| InitError {
+            option,
+            dest: dest.clone(),
+            error,
+        };
+        let out = Output::open(dest.clone()).map_err(failed)?;
+        let id = out.identity().map_err(failed)?;
+        if let Some((_, sink)) = self.ids().find(|(other, _)| *other == id) {
+            return Ok(Some(sink));
+        }
+        let (sink, wake) = Sink::start(out, &REOPEN).map_err(failed)?;
+        if let Some(slot) = WAKE_FDS.get(self.sinks.len()) {
+            slot.store(wake, Ordering::Relaxed);
+        }
+        let sink = Arc::new(sink);
+        self.sinks.push(Arc::clone(&sink));
+        self.identities.push(id);
+        Ok(Some(sink))
     }
 
-    /// Writes out everything queued, waiting until `deadline` at most. A destination that has
-    /// not taken its lines by then loses them, which is said on stderr if stderr is not that
-    /// destination. Returns how many lines were lost that way.
+    fn ids(&self) -> impl Iterator<Item = ((u64, u64), Arc<Sink>)> + '_ {
+        self.identities
+            .iter()
+            .copied()
+            .zip(self.sinks.iter().cloned())
+    }
+
+    /// Stops what [`init`] started before it failed.
+    fn abandon(self) {
+        for fd in &WAKE_FDS {
+            fd.store(-1, Ordering::Relaxed);
+        }
+        for sink in &self.sinks {
+            sink.finish(Instant::now());
+        }
+        INSTALLED.store(false, Ordering::SeqCst);
+    }
+
+    /// Lines lost so far, over every destination.
+    pub fn dropped(&self) -> u64 {
+        self.sinks.iter().map(|s| s.dropped()).sum()
+    }
+
+    /// Writes out everything queued, waiting until `deadline` at most: the access log first,
+    /// so that a loss its writer reports still reaches the diagnostics. What no log could say
+    /// (lines a destination did not take in time, a loss in the diagnostics themselves) is
+    /// said on stderr, unless stderr is what failed. Returns how many lines were lost so.
     pub fn finish(self, deadline: Instant) -> u64 {
-        let unwritten: Vec<(Dest, u64)> = self
+        let diag_ok = |diag: &Option<Arc<Sink>>, lefts: &[(Arc<Sink>, Left)]| {
+            diag.as_ref().is_some_and(|d| {
+                lefts
+                    .iter()
+                    .any(|(s, left)| Arc::ptr_eq(s, d) && *left == Left::default())
+            })
+        };
+        let lefts: Vec<(Arc<Sink>, Left)> = self
             .sinks
             .iter()
-            .map(|(dest, sink)| (dest.clone(), sink.finish(deadline)))
-            .filter(|(_, lines)| *lines > 0)
+            .rev()
+            .map(|sink| (Arc::clone(sink), sink.finish(deadline)))
             .collect();
-        let stderr_stuck = unwritten.iter().any(|(d, _)| *d == Dest::Stderr);
+        let said_in_diag = diag_ok(&self.diag, &lefts);
         let mut lost = 0;
-        for (dest, lines) in unwritten {
-            lost += lines;
-            if !stderr_stuck {
-                let _ = writeln!(
-                    io::stderr(),
-                    "tcpserve: {lines} log lines not written at exit: {} took nothing in time",
-                    match &dest {
-                        Dest::File(path) => path.display().to_string(),
-                        Dest::Stderr => "stderr".to_string(),
-                    }
-                );
+        let mut text = String::new();
+        let mut stderr_failed = false;
+        for (sink, left) in &lefts {
+            let is_diag = self.diag.as_ref().is_some_and(|d| Arc::ptr_eq(d, sink));
+            let unsaid = match is_diag || !said_in_diag {
+                true => left.unreported,
+                false => 0,
+            };
+            if left.unwritten + unsaid == 0 {
+                continue;
             }
+            lost += left.unwritten + unsaid;
+            stderr_failed |= *sink.dest() == Dest::Stderr;
+            text.push_str(&format!(
+                "tcpserve: {}: {} log lines lost ({} not taken before exit)\n",
+                sink.dest(),
+                left.unwritten + unsaid,
+                left.unwritten
+            ));
+        }
+        if !text.is_empty() && !stderr_failed {
+            say_on_stderr(text, EXIT_REPORT_WAIT);
         }
         lost
+    }
+}
+
+/// How long the exit report may wait for a stderr that does not take it.
+const EXIT_REPORT_WAIT: Duration = Duration::from_millis(500);
+
+/// Writes `text` to stderr from a thread of its own and waits for it at most `wait`: a stderr
+/// nobody reads must not keep the process from exiting.
+fn say_on_stderr(text: String, wait: Duration) {
+    let (done, written) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().spawn(move || {
+        let _ = io::stderr().write_all(text.as_bytes());
+        let _ = done.send(());
+    });
+    if spawned.is_ok() {
+        let _ = written.recv_timeout(wait);
     }
 }
 
@@ -252,12 +345,26 @@ impl Log for Logger {
 }
 
 /// One line: an access record as its format made it; a diagnostic with its time, level and
-/// target, as `2026-11-24T09:41:21.813Z INFO  [tcpserve::server] message`.
+/// target, as `2026-11-24T09:41:21.813Z INFO  [tcpserve::server] message`. A `Display` that
+/// fails leaves its line short, never a panic.
 fn format_line(buf: &mut Vec<u8>, record: &Record) {
+    let mut out = Utf8Sink(buf);
     if record.target() != access::TARGET {
-        buf.extend_from_slice(&date::format_rfc3339_millis(SystemTime::now()));
-        let _ = write!(buf, " {:<5} [{}] ", record.level(), record.target());
+        out.0
+            .extend_from_slice(&date::format_rfc3339_millis(SystemTime::now()));
+        let _ = write!(out, " {:<5} [{}] ", record.level(), record.target());
     }
-    let _ = write!(buf, "{}", record.args());
+    let _ = write!(out, "{}", record.args());
     buf.push(b'\n');
+}
+
+/// Formatting straight into a byte buffer (`io::Write::write_fmt` would panic on a failing
+/// `Display`; this only stops).
+struct Utf8Sink<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8Sink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }

@@ -316,8 +316,12 @@ impl Session {
         // still here (a head the parser refused shows none).
         let mut headers = [Header::EMPTY; MAX_HEADERS];
         let head = &input[..answer.head_len.min(input.len())];
-        let fields = match request::parse(head, &mut headers) {
-            Ok(Status::Complete { request, .. }) if format.shows_fields() => Fields {
+        let parsed = match format.shows_fields() {
+            true => request::parse(head, &mut headers).ok(),
+            false => None,
+        };
+        let fields = match parsed {
+            Some(Status::Complete { request, .. }) => Fields {
                 referer: request.header("referer"),
                 user_agent: request.header("user-agent"),
                 range: request.header("range"),
