@@ -54,6 +54,8 @@ per_model!(
     dev_full_keeps_serving,
     unopenable_destinations_exit_1_naming_option_and_path,
     a_read_only_filesystem_at_start_exits_1,
+    a_fifo_nobody_reads_at_start_exits_1,
+    one_destination_under_two_names_keeps_lines_whole,
 );
 
 /// What every test's root serves, under several names: 5 bytes, as in the spec's examples.
@@ -2200,4 +2202,53 @@ fn a_read_only_filesystem_at_start_exits_1(model: Model) {
         let out = start_fails(model, &root, &[option, arg(&path)]);
         assert_fails_naming(&out, option, arg(&path), "Read-only file system");
     }
+}
+
+/// A FIFO with no reader as a log file: opening it would wait for a reader forever, so it is a
+/// failure to start, not a hang.
+fn a_fifo_nobody_reads_at_start_exits_1(model: Model) {
+    let dir = TempDir::new("log-fifo-start");
+    let root = dir.join("root");
+    make_root(&root, &[]);
+    let fifo = dir.join("nobody.fifo");
+    let c_path = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo: {}", io::Error::last_os_error());
+    for option in ["--access-log", "--log"] {
+        let out = start_fails(model, &root, &[option, arg(&fifo)]);
+        assert_fails_naming(&out, option, arg(&fifo), "FIFO");
+    }
+}
+
+/// `--log -` and `--access-log /dev/stderr` name one pipe: one writer writes both, so no line
+/// is ever spliced into another, however busy (debug lines too, one or more per request).
+fn one_destination_under_two_names_keeps_lines_whole(model: Model) {
+    const REQUESTS: usize = 600;
+    let dir = TempDir::new("log-two-names");
+    let root = dir.join("root");
+    make_root(&root, &["hello.txt".into()]);
+    let extra = ["-v", "--log", "-", "--access-log", "/dev/stderr"];
+    let mut server = Server::start(model, &root, &extra, StderrTo::Followed);
+    // One writer thread, not one per name.
+    let writers = fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .expect("read /proc/PID/task")
+        .filter_map(|t| fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == "tcpserve-log")
+        .count();
+    assert_eq!(writers, 1, "log writer threads");
+    http_load(server.files, 4, 3, REQUESTS / 12);
+    server.stop();
+    let diag = |l: &&String| l.len() > 24 && l.as_bytes()[23] == b'Z' && l.contains(" [tcpserve");
+    let spliced: Vec<&String> = server
+        .log
+        .iter()
+        .filter(|l| !diag(l) && !is_common_line(l))
+        .collect();
+    assert!(spliced.is_empty(), "lines not whole: {spliced:?}");
+    let access = server.log.iter().filter(|l| is_common_line(l)).count();
+    assert!(
+        access >= REQUESTS,
+        "{access} access lines for {REQUESTS} requests"
+    );
 }
