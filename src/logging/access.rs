@@ -185,9 +185,12 @@ impl fmt::Display for Host {
                 buf[len] = b'.';
                 len += 1;
             }
-            len += digits(octet.into(), &mut buf[len..]);
+            let mut scratch = [0u8; 20];
+            let octet = digits(octet.into(), &mut scratch).as_bytes();
+            buf[len..len + octet.len()].copy_from_slice(octet);
+            len += octet.len();
         }
-        f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or("-"))
+        f.write_str(ascii(&buf[..len]))
     }
 }
 
@@ -196,28 +199,28 @@ struct Number(u64);
 
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 20];
-        let len = digits(self.0, &mut buf);
-        f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or("-"))
+        f.write_str(digits(self.0, &mut [0u8; 20]))
     }
 }
 
-/// Writes `n` in decimal at the start of `out` (room for 20 digits, or as many as `n` has);
-/// returns how many bytes.
-fn digits(mut n: u64, out: &mut [u8]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+/// Digits and dots as a `str`, without checking them again.
+fn ascii(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: only `digits` and `Host` call this, with ASCII digits and dots: valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn digits(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return ascii(&buf[i..]);
         }
     }
-    let len = tmp.len() - i;
-    out[..len].copy_from_slice(&tmp[i..]);
-    len
 }
 
 /// Every key, always, `null` where a request has no such thing.

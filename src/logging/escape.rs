@@ -16,7 +16,8 @@ impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Printable ASCII, the usual name or request line, goes out in one call.
         if self.0.iter().all(|&b| is_plain_ascii(b)) {
-            return f.write_str(std::str::from_utf8(self.0).unwrap_or_default());
+            // SAFETY: every byte is printable ASCII, so the slice is valid UTF-8.
+            return f.write_str(unsafe { std::str::from_utf8_unchecked(self.0) });
         }
         let mut out = EscapingWriter(f);
         for chunk in self.0.utf8_chunks() {

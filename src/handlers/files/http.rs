@@ -312,21 +312,9 @@ impl Session {
             .unwrap_or(line.len());
         let why = Why(outcome, answer.note);
         let format = settings.access_format;
-        // Fields only for a format that shows them: parsed again from the head, which is
-        // still here (a head the parser refused shows none).
-        let mut headers = [Header::EMPTY; MAX_HEADERS];
-        let head = &input[..answer.head_len.min(input.len())];
-        let parsed = match format.shows_fields() {
-            true => request::parse(head, &mut headers).ok(),
-            false => None,
-        };
-        let fields = match parsed {
-            Some(Status::Complete { request, .. }) => Fields {
-                referer: request.header("referer"),
-                user_agent: request.header("user-agent"),
-                range: request.header("range"),
-            },
-            _ => Fields::default(),
+        let fields = match format.shows_fields() {
+            true => logged_fields(&input[..answer.head_len.min(input.len())]),
+            false => Fields::default(),
         };
         let line = Access {
             time: answer.date,
@@ -339,6 +327,21 @@ impl Session {
             reason: why.shown(),
         };
         access::record(level, format, &line);
+    }
+}
+
+/// The fields an access line may show, parsed again from a head that is still in the input
+/// (a head the parser refused shows none). A frame of its own, so that only a format that
+/// shows fields pays for the parser's header array.
+fn logged_fields(head: &[u8]) -> Fields<'_> {
+    let mut headers = [Header::EMPTY; MAX_HEADERS];
+    match request::parse(head, &mut headers) {
+        Ok(Status::Complete { request, .. }) => Fields {
+            referer: request.header("referer"),
+            user_agent: request.header("user-agent"),
+            range: request.header("range"),
+        },
+        _ => Fields::default(),
     }
 }
 
