@@ -56,6 +56,7 @@ per_model!(
     a_read_only_filesystem_at_start_exits_1,
     a_fifo_nobody_reads_at_start_exits_1,
     one_destination_under_two_names_keeps_lines_whole,
+    an_access_log_stuck_at_exit_is_said_on_stderr,
 );
 
 /// What every test's root serves, under several names: 5 bytes, as in the spec's examples.
@@ -2251,4 +2252,32 @@ fn one_destination_under_two_names_keeps_lines_whole(model: Model) {
         access >= REQUESTS,
         "{access} access lines for {REQUESTS} requests"
     );
+}
+
+/// The access log is a FIFO whose reader never reads: at SIGTERM its writer is stuck with
+/// lines it cannot write. The server still exits 0, within the shutdown timeout and a little
+/// more, and says on stderr (which works) how many access lines were lost.
+fn an_access_log_stuck_at_exit_is_said_on_stderr(model: Model) {
+    let dir = TempDir::new("log-stuck-exit");
+    let root = dir.join("root");
+    make_root(&root, &["hello.txt".into()]);
+    let fifo = dir.join("access.fifo");
+    // A reader that never reads, so that opening the FIFO works and writing to it blocks.
+    let (held, write_end) = make_fifo(&fifo);
+    drop(write_end);
+    let extra = ["--access-log", arg(&fifo), "--shutdown-timeout", "1"];
+    let mut server = Server::start(model, &root, &extra, StderrTo::Followed);
+    http_load(server.files, 4, 5, 50);
+    assert!(
+        unread_bytes(&held) >= PIPE_SIZE as usize / 2,
+        "the FIFO never filled"
+    );
+    server.stop();
+    let lost = server
+        .log
+        .iter()
+        .find(|l| l.contains("log lines lost"))
+        .unwrap_or_else(|| panic!("no loss said on stderr:\n{}", server.log_text()));
+    assert!(lost.contains(arg(&fifo)), "{lost}");
+    drop(held);
 }
