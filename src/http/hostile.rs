@@ -18,8 +18,9 @@ pub enum Expect {
     /// Refused by the parser: this status, then the connection closes. The `&str` is the
     /// `request::Error` variant.
     Fault(u16, &'static str),
-    /// Parses, but the method is not GET or HEAD: 405 with `Allow: GET, HEAD`. The method is
-    /// judged before the target (so `OPTIONS *` is 405, not 400).
+    /// Parses, but the method is not GET or HEAD: 405 with `Allow: GET, HEAD`, then the
+    /// connection closes. The method is judged before the target (so `OPTIONS *` is 405, not
+    /// 400), and before a body (405, not 413).
     NotAllowed,
     /// Parses with GET or HEAD, but `target::decode` refuses the target: 400.
     BadTarget,

@@ -229,6 +229,13 @@ impl Session {
         let answer = match request::parse(&self.input, &mut headers) {
             Ok(Status::Partial) if self.input.len() <= MAX_HEAD => return false,
             Ok(Status::Partial) => fault(Error::HeadersTooLarge, date, &mut self.out),
+            // The method is what is wrong, whether or not a body comes (nginx does the same):
+            // 405 before 413 or 501, then close, so a body is never read as a request.
+            Ok(Status::Complete { .. }) | Err(Error::Body | Error::TransferEncoding)
+                if !served_method(method_of(&self.input)) =>
+            {
+                refuse(405, "method not allowed", date, &mut self.out)
+            }
             Ok(Status::Complete { head_len, request }) => {
                 let pipelined = self.input.len() > head_len;
                 respond(&request, head_len, pipelined, ctx, date, &mut self.out)
@@ -301,15 +308,6 @@ impl Session {
         // The first line, from all that was received: a head the parser refused has no
         // length, and its line is what the log must show.
         let input = &self.input[..];
-        let start = input
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(input.len());
-        let line = &input[start..];
-        let end = line
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(line.len());
         let why = Why(outcome, answer.note);
         let format = settings.access_format;
         let fields = match format.shows_fields() {
@@ -319,7 +317,7 @@ impl Session {
         let line = Access {
             time: answer.date,
             peer,
-            request: access::Request::Http(&line[..end]),
+            request: access::Request::Http(first_line(input)),
             status: Some(answer.status),
             bytes: sent,
             duration: now.saturating_duration_since(since),
@@ -328,6 +326,32 @@ impl Session {
         };
         access::record(level, format, &line);
     }
+}
+
+/// Whether the service answers `method` (GET and HEAD; the rest get 405).
+fn served_method(method: &[u8]) -> bool {
+    method == b"GET" || method == b"HEAD"
+}
+
+/// The request line at the start of `input`, without its line end, empty lines before it
+/// skipped as the parser skips them.
+fn first_line(input: &[u8]) -> &[u8] {
+    let start = input
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(input.len());
+    let line = &input[start..];
+    let end = line
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(line.len());
+    &line[..end]
+}
+
+/// The method of the request line at the start of `input`: its bytes up to the first space.
+fn method_of(input: &[u8]) -> &[u8] {
+    let line = first_line(input);
+    &line[..line.iter().position(|&b| b == b' ').unwrap_or(line.len())]
 }
 
 /// The fields an access line may show, parsed again from a head that is still in the input
@@ -478,9 +502,6 @@ fn respond(
         connection: Connection::new(req.version, persist),
         date,
     };
-    if req.method != "GET" && !reply.head_only {
-        return reply.refuse(405, Note::None, None, out);
-    }
     // The decoded path is never longer than the target, so half the scratch buffer holds it.
     let (path_buf, index_buf) = ctx.scratch.split_at_mut(ctx.scratch.len() / 2);
     let path = match target::decode(req.target.as_bytes(), path_buf) {
