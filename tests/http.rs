@@ -766,6 +766,7 @@ fn complete_plan(name: &str, content: &dyn Fn(&str) -> Vec<u8>) -> Plan {
             After::Close,
         ),
         "query string" => served(content("a.txt")),
+        "absolute-form target" => served(content("a")),
         // A whole head, but its path (8179 bytes) is longer than a name may be (4096):
         // `Refusal::TooLong`, which is 414.
         "request line of exactly 8 KiB" => status(414, After::Either),
@@ -894,11 +895,17 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             g("/inside.txt%0d%0aSet-Cookie:%20x=1"),
             status(404, Open),
         ),
-        // Not the origin form.
+        // The absolute form (RFC 9112 §3.2.2): its path is served, confined like any other;
+        // the authority is never contacted.
         row(
             "absolute form to this server",
             g("http://127.0.0.1/inside.txt"),
-            status(400, Either),
+            inside(),
+        ),
+        row(
+            "absolute form to another host",
+            g("http://example.invalid:1/inside.txt"),
+            inside(),
         ),
         row(
             "absolute form with a traversal",
@@ -906,8 +913,14 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             status(400, Either),
         ),
         row(
-            "absolute form, https",
-            g("https://a/inside.txt"),
+            "absolute form with an encoded traversal",
+            g("HTTP://a/%2e%2e/outside/secret.txt"),
+            status(400, Either),
+        ),
+        row("absolute form, https", g("https://a/inside.txt"), inside()),
+        row(
+            "absolute form, ftp",
+            g("ftp://a/inside.txt"),
             status(400, Either),
         ),
         row(

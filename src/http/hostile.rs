@@ -143,9 +143,15 @@ pub fn cases() -> Vec<Case> {
         row("unknown method", get("BREW /pot HTTP/1.1"), NotAllowed),
         row("OPTIONS *", get("OPTIONS * HTTP/1.1"), NotAllowed),
         row("* target with GET", get("GET * HTTP/1.1"), BadTarget),
+        // RFC 9112 §3.2.2: a server must accept the absolute form; its path is served.
         row(
             "absolute-form target",
             get("GET http://example.com/a HTTP/1.1"),
+            Complete,
+        ),
+        row(
+            "absolute-form target, another scheme",
+            get("GET ftp://example.com/a HTTP/1.1"),
             BadTarget,
         ),
         row(

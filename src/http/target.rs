@@ -1,8 +1,11 @@
 //! The request target, from the request line to the bytes of a path that
 //! [`crate::root::relative_path`] then checks exactly as it checks a raw-protocol name.
 //!
-//! Only the origin form is served (`/path?query`); the absolute form (`http://host/path`), the
-//! authority form (`host:port`) and `*` are refused with 400. The query and any fragment are
+//! The origin form (`/path?query`) is served, and the absolute form (`http://host/path`,
+//! `https://...`, the scheme in any case), which RFC 9112 §3.2.2 says a server must accept: its
+//! authority is skipped, never contacted nor checked against anything (no proxying), and its
+//! path is confined exactly like an origin-form one (`http://host` is `/`). The authority form
+//! (`host:port`), `*` and other schemes are refused with 400. The query and any fragment are
 //! dropped, and the path is percent-decoded once, into a buffer the caller owns: `%2e%2e/`
 //! becomes `../` and `%2F` becomes `/` *before* confinement looks at it, so encoding changes
 //! nothing about what may be reached, and `%252e` stays `%2e` (decoding twice is how
@@ -14,7 +17,7 @@ use std::fmt;
 /// Why a target is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetError {
-    /// Not the origin form: `http://...`, `host:port`, `*`, or empty.
+    /// Neither the origin nor the absolute form: `host:port`, `*`, `ftp://...`, or empty.
     NotOriginForm,
     /// A byte that may not appear in a target (space, control, non-ASCII).
     Byte,
@@ -36,7 +39,7 @@ impl TargetError {
     /// A few words for the log and the error body.
     pub fn reason(self) -> &'static str {
         match self {
-            TargetError::NotOriginForm => "target is not an absolute path",
+            TargetError::NotOriginForm => "target is not a path or an http URL",
             TargetError::Byte => "invalid byte in target",
             TargetError::Escape => "invalid percent-escape in target",
             TargetError::TooLong => "decoded path too long",
@@ -59,17 +62,47 @@ pub fn path_part(target: &[u8]) -> &[u8] {
     &target[..end]
 }
 
-/// Checks that `target` is in origin form and writes its path, percent-decoded once, into
-/// `out`; returns the decoded bytes (never longer than the target, so a buffer as long as the
-/// target always suffices).
-pub fn decode<'o>(target: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], TargetError> {
-    if target.first() != Some(&b'/') {
-        return Err(TargetError::NotOriginForm);
+/// The origin form of a target: itself if it is one (`/path?query`); for the absolute form,
+/// what follows the authority (`http://host/a?b` is `/a?b`, and `http://host` or
+/// `http://host?b` is `/`: the query of a target with no path is dropped).
+pub fn origin_form(target: &[u8]) -> Result<&[u8], TargetError> {
+    if target.first() == Some(&b'/') {
+        return Ok(target);
     }
-    // Every byte is checked, the query's too: the request line allows only visible ASCII.
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme.as_bytes())
+            .then(|| &target[scheme.len()..])
+    });
+    let rest = after_scheme.ok_or(TargetError::NotOriginForm)?;
+    match rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
+    {
+        Some(i) if rest[i] == b'/' => Ok(&rest[i..]),
+        _ => Ok(b"/"),
+    }
+}
+
+/// The query of a target, with its `?`, without a fragment; empty if it has none.
+pub fn query_part(target: &[u8]) -> &[u8] {
+    let Some(start) = target.iter().position(|&b| b == b'?') else {
+        return b"";
+    };
+    let query = &target[start..];
+    &query[..query.iter().position(|&b| b == b'#').unwrap_or(query.len())]
+}
+
+/// Checks that `target` is in origin or absolute form and writes its path, percent-decoded
+/// once, into `out`; returns the decoded bytes (never longer than the target, so a buffer as
+/// long as the target always suffices).
+pub fn decode<'o>(target: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], TargetError> {
+    // Every byte is checked, the authority's and the query's too: the request line allows only
+    // visible ASCII.
     if !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(TargetError::Byte);
     }
+    let target = origin_form(target)?;
     let path = path_part(target);
     let mut len = 0;
     let mut i = 0;
@@ -168,8 +201,17 @@ mod tests {
             (b"/%-1", Err(Escape)),
             // Other forms.
             (b"*", Err(NotOriginForm)),
-            (b"http://example.com/a", Err(NotOriginForm)),
-            (b"HTTP://example.com/", Err(NotOriginForm)),
+            (b"http://example.com/a", Ok(b"/a")),
+            (b"HTTP://example.com/", Ok(b"/")),
+            (b"hTTps://example.com:8080/a%20b?q#f", Ok(b"/a b")),
+            (b"http://example.com", Ok(b"/")),
+            (b"http://example.com?q=/x", Ok(b"/")),
+            (b"http://user@host/a", Ok(b"/a")),
+            (b"http://a/../etc/passwd", Ok(b"/../etc/passwd")),
+            (b"http://a/%2e%2e/x", Ok(b"/../x")),
+            (b"http:/a", Err(NotOriginForm)),
+            (b"ftp://example.com/a", Err(NotOriginForm)),
+            (b"//example.com/a", Ok(b"//example.com/a")),
             (b"example.com:80", Err(NotOriginForm)),
             (b"a.txt", Err(NotOriginForm)),
             (b"", Err(NotOriginForm)),
