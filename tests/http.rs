@@ -968,9 +968,9 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             status(404, Open),
         ),
         row(
-            "a directory without index.html, no slash",
+            "a directory without index.html, no slash: to the slash",
             g("/sub"),
-            status(404, Open),
+            status(301, Open),
         ),
         row(
             "a path longer than a name may be",
@@ -984,9 +984,9 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             served(content("docs/index.html")),
         ),
         row(
-            "a directory's index.html, no slash",
+            "a directory's index.html, no slash: to the slash",
             g("/docs"),
-            served(content("docs/index.html")),
+            status(301, Open),
         ),
         row(
             "symlink up that stays inside",

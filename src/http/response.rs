@@ -109,6 +109,8 @@ pub struct Head<'a> {
     pub content_range: Option<ContentRange>,
     /// `Allow`.
     pub allow: Option<&'a str>,
+    /// `Location`, of a redirect.
+    pub location: Option<&'a [u8]>,
     /// `Connection`.
     pub connection: Connection,
 }
@@ -126,6 +128,7 @@ impl Head<'_> {
             accept_ranges: false,
             content_range: None,
             allow: None,
+            location: None,
             connection: Connection::Omit,
         }
     }
@@ -193,6 +196,9 @@ impl Head<'_> {
         }
         if let Some(allow) = self.allow {
             field(out, "Allow", allow.as_bytes());
+        }
+        if let Some(location) = self.location {
+            field(out, "Location", location);
         }
         match self.connection {
             Connection::Omit => {}

@@ -140,6 +140,50 @@ pub fn with_index<'o>(dir: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], TargetE
     Ok(whole)
 }
 
+/// Writes into `out` where a directory asked for without its trailing slash lives: `/`, the
+/// decoded `path`'s components (empty and `.` ones dropped, the rest percent-encoded), `/`,
+/// then `query` (with its `?`) as received. It always starts with exactly one `/`, so no path
+/// can make it `//host` (a URL of another host: Python's CVE-2021-28861). `path` must already
+/// be confined (no `..` component reaches here).
+pub fn directory_location<'o>(
+    path: &[u8],
+    query: &[u8],
+    out: &'o mut [u8],
+) -> Result<&'o [u8], TargetError> {
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| -> Result<(), TargetError> {
+        let end = len + bytes.len();
+        out.get_mut(len..end)
+            .ok_or(TargetError::TooLong)?
+            .copy_from_slice(bytes);
+        len = end;
+        Ok(())
+    };
+    push(b"/")?;
+    for part in path.split(|&b| b == b'/') {
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        for &b in part {
+            if is_path_safe(b) {
+                push(&[b])?;
+            } else {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
+            }
+        }
+        push(b"/")?;
+    }
+    push(query)?;
+    Ok(&out[..len])
+}
+
+/// A byte a path segment may hold unencoded (RFC 3986 `pchar` less `%`): unreserved
+/// characters, sub-delimiters, `:` and `@`.
+fn is_path_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+}
+
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -153,6 +197,34 @@ fn hex_value(b: u8) -> Option<u8> {
 mod tests {
     use super::*;
     use crate::root::{relative_path, Refusal};
+
+    #[test]
+    fn directory_locations_start_with_one_slash() {
+        let cases: &[(&[u8], &[u8], &str)] = &[
+            (b"/dir", b"", "/dir/"),
+            (b"/dir", b"?a=1&b", "/dir/?a=1&b"),
+            (b"//dir", b"", "/dir/"),
+            (b"//evil.com", b"", "/evil.com/"),
+            (b"///evil.com//x", b"", "/evil.com/x/"),
+            (b"/./dir/.", b"", "/dir/"),
+            (b"/a b", b"", "/a%20b/"),
+            (b"/a\\b", b"", "/a%5Cb/"),
+            (b"/a?b#c%", b"", "/a%3Fb%23c%25/"),
+            ("/你".as_bytes(), b"", "/%E4%BD%A0/"),
+            (b"/dir/sub", b"?q", "/dir/sub/?q"),
+            (b"/x:y@z", b"", "/x:y@z/"),
+        ];
+        for (path, query, want) in cases {
+            let mut out = [0u8; 64];
+            let got = directory_location(path, query, &mut out).unwrap();
+            assert_eq!(std::str::from_utf8(got).unwrap(), *want, "{path:?}");
+        }
+        let mut small = [0u8; 4];
+        assert_eq!(
+            directory_location(b"/long", b"", &mut small),
+            Err(TargetError::TooLong)
+        );
+    }
 
     #[test]
     fn targets_decode_once() {

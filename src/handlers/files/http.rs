@@ -468,13 +468,28 @@ impl Reply {
             content_range: range,
             ..Head::error(status, self.date)
         };
-        write_error(&head, self.head_only, out);
+        self.short(&head, note, out)
+    }
+
+    /// A 301 to `location`, with the short text of an error (none for HEAD).
+    fn redirect(&self, location: &[u8], out: &mut Vec<u8>) -> Answer {
+        let head = Head {
+            connection: self.connection,
+            location: Some(location),
+            ..Head::error(301, self.date)
+        };
+        self.short(&head, Note::None, out)
+    }
+
+    /// An answer of `head` and its short text.
+    fn short(&self, head: &Head, note: Note, out: &mut Vec<u8>) -> Answer {
+        write_error(head, self.head_only, out);
         let text = if self.head_only {
             0
         } else {
-            response::error_body_len(status)
+            response::error_body_len(head.status)
         };
-        self.answer(status, None, text, note)
+        self.answer(head.status, None, text, note)
     }
 
     fn refused(&self, refusal: Refusal, out: &mut Vec<u8>) -> Answer {
@@ -513,6 +528,17 @@ fn respond(
     };
     let (content, path) = match root.content(path, now) {
         Ok(content) => (content, path),
+        // A directory asked for without its slash: relative links in its index would resolve
+        // against the parent, so send the client to the URL with the slash (as nginx, Apache
+        // and Python's http.server do).
+        Err(Refusal::Directory) if path.last() != Some(&b'/') => {
+            let query =
+                target::query_part(target::origin_form(req.target.as_bytes()).unwrap_or(b""));
+            return match target::directory_location(path, query, index_buf) {
+                Ok(location) => reply.redirect(location, out),
+                Err(e) => reply.refuse(e.status(), Note::Fault(e.reason()), None, out),
+            };
+        }
         Err(Refusal::Directory) => {
             let index = match target::with_index(path, index_buf) {
                 Ok(index) => index,
