@@ -723,9 +723,10 @@ fn plan_for(case: &Case, content: &dyn Fn(&str) -> Vec<u8>) -> Plan {
         }
         // Still undecided when the client half-closes: raw. Past 8 KiB undecided, the
         // request line is too long (414) whatever comes next.
-        Detect::Undecided if case.bytes.len() <= MAX_REQUEST_LINE => {
+        Detect::Undecided | Detect::HttpPrefix if case.bytes.len() <= MAX_REQUEST_LINE => {
             return Plan::Silence { half_close: true }
         }
+        Detect::HttpPrefix => {}
         Detect::Undecided | Detect::Http => {}
     }
     match case.expect {
@@ -885,9 +886,9 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             inside(),
         ),
         row(
-            "raw NUL in the target (not HTTP: the raw refusal)",
+            "raw NUL in the target (begins like a request line: the parser's 400)",
             "GET /inside.txt\0 HTTP/1.1\r\nHost: a\r\n\r\n",
-            Plan::Silence { half_close: false },
+            status(400, Close),
         ),
         // CR LF via escapes: a name, never a header of the response.
         row(
@@ -1045,9 +1046,9 @@ fn extra_rows(content: &dyn Fn(&str) -> Vec<u8>) -> Vec<Row> {
             status(405, Close),
         ),
         row(
-            "method of 33 bytes (not HTTP: the raw refusal)",
+            "method of 33 bytes (a line ending in a version: HTTP, and 405)",
             request(&"M".repeat(33), "/", &[]),
-            Plan::Silence { half_close: false },
+            status(405, Close),
         ),
         // Smuggling: a body where none may be; whatever follows is never taken for a request.
         row(
@@ -1349,8 +1350,11 @@ fn hostile_table(model: Model, which: Which) {
         .into_iter()
         .partition(|row| matches!(row.plan, Plan::Silence { .. }));
     assert!(
-        silent.len() >= 20 && spoken.len() >= 140,
-        "the table lost rows"
+        silent.len() >= 4 && spoken.len() >= 165,
+        "the table lost rows: {} silent, {} spoken {:?}",
+        silent.len(),
+        spoken.len(),
+        silent.iter().map(|r| &r.name).collect::<Vec<_>>()
     );
     let rows = match which {
         Which::Http => spoken,
@@ -1881,12 +1885,14 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
     ];
     for sent in cases {
         let started = Instant::now();
-        let (mut client, got) = exchange(server.files_addr(), sent, false);
+        // A response to HEAD has no body, a refusal included.
+        let head_only = sent.starts_with(b"HEAD ");
+        let (mut client, got) = exchange(server.files_addr(), sent, head_only);
         let took = started.elapsed();
         let what = format!("\"{}\": {}", shorten(sent), got.describe());
         assert_eq!(got.status, 408, "{what}");
         assert!(got.says_close(), "{what}");
-        assert_eq!(error_body_problem(&got, false), None, "{what}");
+        assert_eq!(error_body_problem(&got, head_only), None, "{what}");
         assert!(
             (config.request_timeout..limit).contains(&took),
             "{what}: after {took:?}"

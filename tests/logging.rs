@@ -1177,13 +1177,8 @@ fn rows() -> Vec<Row> {
             "\x1b[31mred\x1b[0m",
             Says("not found"),
         ),
-        // ESC is no target byte, so this is a raw name, not HTTP.
-        raw(
-            "an HTTP look-alike with ESC",
-            "GET /\x1b[2J HTTP/1.1\r\n",
-            "GET /\x1b[2J HTTP/1.1",
-            Something,
-        ),
+        // It begins like a request line, so it is HTTP; ESC is no target byte: 400.
+        unparsed("an HTTP request line with ESC", "/\x1b[2J"),
         raw("a quote", "q\"uote\n", "q\"uote", Says("not found")),
         raw(
             "a backslash",

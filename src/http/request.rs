@@ -28,6 +28,8 @@
 
 use std::fmt;
 
+use crate::root::MAX_NAME;
+
 /// The longest request line, without its CRLF, in bytes (414 past it).
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// The largest header section: the field lines with their CRLFs, not counting the empty line
@@ -42,30 +44,126 @@ pub const MAX_DETECT_METHOD: usize = 32;
 /// What the first bytes of a connection say about its protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detect {
-    /// An HTTP request line: `method SP target SP HTTP/d.d` has arrived.
+    /// HTTP: the line begins like a request line, or is one (see [`looks_like_http`]).
     Http,
     /// Cannot be an HTTP request line: the raw protocol.
     Raw,
-    /// Could still become either.
+    /// Could still become either; a raw name's quiet period applies.
     Undecided,
+    /// The start of `GET ` or `HEAD `: could still become either, but a request line sent a
+    /// byte at a time looks like this, so it is waited for as HTTP waits for a head, without
+    /// the raw quiet period. (A raw name `G`, `GET` or `HEAD` sent with no newline and no
+    /// half-close then waits for the request timeout.)
+    HttpPrefix,
 }
 
-/// Decides from the bytes received so far whether they begin an HTTP request: a token of at
-/// most [`MAX_DETECT_METHOD`] bytes, one space, a target (any bytes but space and controls),
-/// one space, and `HTTP/` digit `.` digit. It answers as soon as the bytes decide:
+/// Decides from the bytes received so far whether they begin an HTTP request. It answers as
+/// soon as the bytes decide, and a decision never changes as bytes are added:
 ///
-/// - `Raw` at the first byte that cannot continue that shape: a non-token byte in the first
-///   word (`/index.html` at its first byte, `sub/a.txt` at its `/`, a UTF-8 name at its first
-///   non-ASCII byte), a line end (`GET\n`, `index.html\r\n`), a third word not starting
-///   `HTTP/` (`my file name.txt` at its `n`), a first word over the method limit;
-/// - `Http` once the version's last digit arrives, before the CRLF: what follows is the
-///   parser's to judge (a bare LF is then a 400, not a file name). Any version counts, so
-///   `HTTP/2.0` is answered 505 rather than looked up as a file;
-/// - `Undecided` otherwise (`GET`, `index.html`, `my file.txt`, the empty input).
+/// - `Http` once the line *begins like a request line*: a method of capital letters (and
+///   `-`), one space, and a target starting with `/` or `*`, or with `http://` or `https://`
+///   (any case). From then on the head is waited for up to the request timeout, as any HTTP
+///   head is, so a request line that arrives slowly is never taken for a raw name. Raw names
+///   do not look like that (`docs/a.txt`, `my file.txt`, `README.md`), except a capital word,
+///   a space and a slash (`GET /x`), which is how every request line starts;
+/// - `Http` too once a whole `token SP target SP HTTP/d.d` has arrived (any token:
+///   `get / HTTP/1.1` is answered 405), or once a line ends (at its `\n`) in ` HTTP/` digit
+///   `.` digit, however malformed before it (`GET /a b HTTP/1.1`: the parser answers 400
+///   rather than the raw protocol closing in silence);
+/// - `Raw` at a line end otherwise (`GET\n`, `index.html\r\n`, `my file name.txt\n`), or,
+///   without one, once more bytes have come than a raw name may have and nothing above can
+///   still happen;
+/// - [`Detect::HttpPrefix`] for the start of `GET ` or `HEAD ` (`G`, `HEA`, `GET `);
+/// - `Undecided` otherwise (`index.html`, `my file.txt`, the empty input).
 ///
-/// A buffer holding a `\n` is never `Undecided`, and a decision never changes as bytes are
-/// added, so a raw client whose name ends at a newline waits for nothing more.
+/// A buffer holding a `\n` is never undecided either way, so a raw client whose name ends at a
+/// newline waits for nothing more.
 pub fn looks_like_http(buf: &[u8]) -> Detect {
+    let request_line = request_line_shape(buf);
+    let start = request_start(buf);
+    if request_line == Detect::Http || start == Start::Yes {
+        return Detect::Http;
+    }
+    if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+        let line = &buf[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        return match line.len() <= MAX_NAME && ends_with_version(line) {
+            true => Detect::Http,
+            false => Detect::Raw,
+        };
+    }
+    if is_http_prefix(buf) {
+        Detect::HttpPrefix
+    } else if request_line == Detect::Undecided || start == Start::Maybe || buf.len() <= MAX_NAME {
+        Detect::Undecided
+    } else {
+        Detect::Raw
+    }
+}
+
+/// Whether a line begins like a request line (see [`looks_like_http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Yes,
+    No,
+    /// Not yet known: `GET`, `GET `, `GET ht`.
+    Maybe,
+}
+
+fn request_start(buf: &[u8]) -> Start {
+    let method = buf
+        .iter()
+        .position(|&b| !(b.is_ascii_uppercase() || b == b'-'))
+        .unwrap_or(buf.len());
+    if method > MAX_DETECT_METHOD || buf.first().is_some_and(|b| !b.is_ascii_uppercase()) {
+        return Start::No;
+    }
+    match buf.get(method) {
+        None => return Start::Maybe,
+        Some(b' ') if method > 0 => {}
+        Some(_) => return Start::No,
+    }
+    let target = &buf[method + 1..];
+    match target.first() {
+        None => Start::Maybe,
+        Some(b'/' | b'*') => Start::Yes,
+        Some(_) => {
+            let schemes: [&[u8]; 2] = [b"http://", b"https://"];
+            let fits = |scheme: &[u8]| {
+                let n = target.len().min(scheme.len());
+                target[..n].eq_ignore_ascii_case(&scheme[..n])
+            };
+            match schemes.iter().find(|scheme| fits(scheme)) {
+                Some(scheme) if target.len() >= scheme.len() => Start::Yes,
+                // `h`, `https:/`: one scheme or the other may still come.
+                Some(_) => Start::Maybe,
+                None => Start::No,
+            }
+        }
+    }
+}
+
+/// Whether `buf` is the start of `GET ` or `HEAD ` (and not empty).
+fn is_http_prefix(buf: &[u8]) -> bool {
+    !buf.is_empty() && [&b"GET "[..], b"HEAD "].iter().any(|m| m.starts_with(buf))
+}
+
+/// Whether a line ends in ` HTTP/` digit `.` digit.
+fn ends_with_version(line: &[u8]) -> bool {
+    match line.len().checked_sub(9).map(|at| &line[at..]) {
+        Some([b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => {
+            major.is_ascii_digit() && minor.is_ascii_digit()
+        }
+        _ => false,
+    }
+}
+
+/// The strict shape of a whole request line: `token SP target SP HTTP/d.d`, the token of at
+/// most [`MAX_DETECT_METHOD`] bytes, the target any bytes but space and controls. `Http` once
+/// the version's last digit arrives (before the CRLF: what follows is the parser's to judge;
+/// any version, so `HTTP/2.0` is answered 505), `Raw` at the first byte that cannot continue
+/// the shape, `Undecided` before.
+fn request_line_shape(buf: &[u8]) -> Detect {
     const VERSION: &[u8; 8] = b"HTTP/0.0";
     #[derive(Clone, Copy)]
     enum S {
@@ -686,58 +784,80 @@ mod tests {
         let long_request = format!("{long_method} / HTTP/1.1");
         let too_long_method = format!("{long_method}M");
         let long_name = format!("{}.txt", "a".repeat(5000));
+        let long_line = format!("{} HTTP/1.1\n", "x".repeat(MAX_NAME));
         let cases: &[(&[u8], Detect)] = &[
             (b"", Undecided),
-            (b"G", Undecided),
-            (b"GET", Undecided),
-            (b"GET ", Undecided),
-            (b"GET /", Undecided),
-            (b"GET / ", Undecided),
-            (b"GET / H", Undecided),
-            (b"GET / HTTP/1.", Undecided),
+            // The start of GET or HEAD: waited for as HTTP.
+            (b"G", HttpPrefix),
+            (b"GET", HttpPrefix),
+            (b"GET ", HttpPrefix),
+            (b"HEA", HttpPrefix),
+            (b"HEAD ", HttpPrefix),
+            // Begins like a request line: HTTP, whatever follows.
+            (b"GET /", Http),
+            (b"GET /hello", Http),
+            (b"GET / ", Http),
+            (b"GET / H", Http),
+            (b"GET / HTTP/1.", Http),
             (b"GET / HTTP/1.1", Http),
             (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Http),
             (b"HEAD /a%20b?x HTTP/1.0\r\n", Http),
-            (b"get / HTTP/1.1", Http),
-            (b"BREW /pot HTTP/1.1", Http),
-            (b"GET * HTTP/1.1", Http),
+            (b"POST /x", Http),
+            (b"M-SEARCH * HTTP/1.1", Http),
+            (b"GET *", Http),
             (b"GET http://a/ HTTP/1.1", Http),
-            (b"GET /caf\xc3\xa9 HTTP/1.1", Http), // the parser answers 400
+            (b"GET HTTPS://a", Http),
+            (b"GET /\r\n", Http),       // the parser answers 400: no version
+            (b"GET /  HTTP/1.1", Http), // ... 400
+            (b"GET /a\tb HTTP/1.1", Http),
+            (b"GET /caf\xc3\xa9 HTTP/1.1", Http), // ... 400
             (b"GET / HTTP/2.0", Http),            // ... 505
             (b"GET / HTTP/1.1\n", Http),          // ... 400, bare LF
             (b"GET / HTTP/1.10", Http),           // ... 400
+            (b"GET / http/1.1", Http),
             (long_request.as_bytes(), Http),
+            // A whole request line with another method shape: HTTP (the parser judges it).
+            (b"get / HTTP/1.1", Http),
+            (b"BREW /pot HTTP/1.1", Http),
+            // A line ending in a version, however malformed: HTTP, to be answered 400.
+            (b"GET /a b HTTP/1.1\r\n", Http),
+            (b"ju{nk / HTTP/1.1\r\n", Http),
+            (b"GET  /x HTTP/1.1\n", Http),
+            (b"a b c HTTP/1.1\n", Http),
+            // Maybe a scheme: undecided.
+            (b"GET h", Undecided),
+            (b"GET https:/", Undecided),
             // Raw names.
             (b"GET\n", Raw),
             (b"GET\r\n", Raw),
+            (b"GET x\n", Raw),
+            (b"GET hx", Undecided),
             (b"index.html", Undecided),
             (b"index.html\n", Raw),
-            (b"index.html\r", Raw),
-            (b"/index.html", Raw),
-            (b"/", Raw),
-            (b"sub/dir.txt", Raw),
-            (b"docs/report.pdf", Raw),
-            (b"\xe4\xbd\xa0\xe5\xa5\xbd.txt", Raw),
-            (b"a.txt\0", Raw),
+            (b"index.html\r", Undecided),
+            (b"/index.html", Undecided),
+            (b"/index.html\n", Raw),
+            (b"/", Undecided),
+            (b"sub/dir.txt", Undecided),
+            (b"docs/report.pdf\n", Raw),
+            (b"README", Undecided),
+            (b"README.md", Undecided),
+            (b"Get /x", Undecided),
+            (b"Get /x\n", Raw),
+            (b"\xe4\xbd\xa0\xe5\xa5\xbd.txt\n", Raw),
+            (b"a.txt\0\n", Raw),
             (b"my file.txt", Undecided),
             (b"my file.txt\n", Raw),
-            (b"my file name.txt", Raw),
-            (b"a b H", Undecided),
-            (b"a b HTTP/", Undecided),
-            (b"a b HTTP/x", Raw),
-            (b"a b HTTPS", Raw),
-            (b"GET  /", Raw),
-            (b"GET /  HTTP/1.1", Raw),
-            (b" GET / HTTP/1.1", Raw),
-            (b"GET\t/ HTTP/1.1", Raw),
-            (b"GET / http/1.1", Raw),
-            (b"GET /\r\n", Raw),
-            (b"GET /a\tb HTTP/1.1", Raw),
+            (b"my file name.txt\n", Raw),
+            (b"a b HTTP/x\n", Raw),
+            (b" GET / HTTP/1.1\n", Http), // ends in a version
+            (b" GET /\n", Raw),
+            (b"GET\t/ HTTP/1.1\n", Http),
             (b"\r\nGET / HTTP/1.1", Raw),
-            (b"\x16\x03\x01", Raw),
-            (too_long_method.as_bytes(), Raw),
-            (long_method.as_bytes(), Undecided),
+            (b"\x16\x03\x01", Undecided),
+            (too_long_method.as_bytes(), Undecided),
             (long_name.as_bytes(), Raw),
+            (long_line.as_bytes(), Raw),
         ];
         for (bytes, want) in cases {
             assert_eq!(looks_like_http(bytes), *want, "{}", show(bytes));
@@ -757,11 +877,12 @@ mod tests {
             let mut decided = None;
             for end in 0..=len {
                 let d = looks_like_http(&buf[..end]);
+                let open = matches!(d, Detect::Undecided | Detect::HttpPrefix);
                 if buf[..end].contains(&b'\n') {
-                    assert_ne!(d, Detect::Undecided, "{}", show(&buf[..end]));
+                    assert!(!open, "{}", show(&buf[..end]));
                 }
                 match decided {
-                    None if d != Detect::Undecided => decided = Some(d),
+                    None if !open => decided = Some(d),
                     None => {}
                     Some(before) => assert_eq!(d, before, "{}", show(&buf[..end])),
                 }

@@ -140,7 +140,8 @@ impl Session {
     pub(super) fn on_deadline(&mut self, ctx: &Ctx) {
         if let Phase::Reading { since: Some(since) } = self.phase {
             if since + ctx.settings.request_timeout <= ctx.now() {
-                let answer = refuse(408, "request timeout", SystemTime::now(), &mut self.out);
+                let now = SystemTime::now();
+                let answer = refuse(408, "request timeout", &self.input, now, &mut self.out);
                 self.start(answer, ctx.now());
             }
         }
@@ -228,19 +229,19 @@ impl Session {
         let date = SystemTime::now();
         let answer = match request::parse(&self.input, &mut headers) {
             Ok(Status::Partial) if self.input.len() <= MAX_HEAD => return false,
-            Ok(Status::Partial) => fault(Error::HeadersTooLarge, date, &mut self.out),
+            Ok(Status::Partial) => fault(Error::HeadersTooLarge, &self.input, date, &mut self.out),
             // The method is what is wrong, whether or not a body comes (nginx does the same):
             // 405 before 413 or 501, then close, so a body is never read as a request.
             Ok(Status::Complete { .. }) | Err(Error::Body | Error::TransferEncoding)
                 if !served_method(method_of(&self.input)) =>
             {
-                refuse(405, "method not allowed", date, &mut self.out)
+                refuse(405, "method not allowed", &self.input, date, &mut self.out)
             }
             Ok(Status::Complete { head_len, request }) => {
                 let pipelined = self.input.len() > head_len;
                 respond(&request, head_len, pipelined, ctx, date, &mut self.out)
             }
-            Err(e) => fault(e, date, &mut self.out),
+            Err(e) => fault(e, &self.input, date, &mut self.out),
         };
         self.start(answer, ctx.now());
         true
@@ -614,23 +615,35 @@ fn respond(
 }
 
 /// The answer to a head the parser refused: its status, `Connection: close`, and the close.
-fn fault(e: Error, date: SystemTime, out: &mut Vec<u8>) -> Answer {
-    refuse(e.status(), e.reason(), date, out)
+fn fault(e: Error, input: &[u8], date: SystemTime, out: &mut Vec<u8>) -> Answer {
+    refuse(e.status(), e.reason(), input, date, out)
 }
 
-/// An error answered without a request to go by (a fault, a timeout): then the connection
-/// closes.
-fn refuse(status: u16, why: &'static str, date: SystemTime, out: &mut Vec<u8>) -> Answer {
+/// An error answered without a request to go by (a fault, a timeout), to the head begun in
+/// `input`: then the connection closes. A HEAD gets no text, as a response to HEAD never
+/// has a body (RFC 9110 §9.3.2), even when its head was refused.
+fn refuse(
+    status: u16,
+    why: &'static str,
+    input: &[u8],
+    date: SystemTime,
+    out: &mut Vec<u8>,
+) -> Answer {
     let head = Head {
         connection: Connection::Close,
         ..Head::error(status, date)
     };
-    write_error(&head, false, out);
+    let head_only = method_of(input) == b"HEAD";
+    write_error(&head, head_only, out);
     Answer {
         head_len: 0,
         status,
         body: None,
-        text: response::error_body_len(status),
+        text: if head_only {
+            0
+        } else {
+            response::error_body_len(status)
+        },
         persist: false,
         date,
         note: Note::Fault(why),

@@ -318,8 +318,16 @@ impl Files {
                         Detect::Undecided if buf.len() > request::MAX_REQUEST_LINE => {
                             return First::Http;
                         }
-                        Detect::Undecided if ctx.settings.name_wait.is_zero() => {
+                        Detect::Undecided | Detect::HttpPrefix
+                            if ctx.settings.name_wait.is_zero() =>
+                        {
                             return First::Raw(mem::take(buf), Input::Open);
+                        }
+                        // A request line arriving a byte at a time: no quiet period, only the
+                        // request timeout, as for any HTTP head.
+                        Detect::HttpPrefix => {
+                            *quiet_until = None;
+                            continue;
                         }
                         Detect::Undecided => {}
                     }
