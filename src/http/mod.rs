@@ -2,7 +2,8 @@
 //!
 //! - [`request`]: telling an HTTP request line from a raw-protocol name, and a strict push
 //!   parser for the request head, with its limits.
-//! - [`target`]: the request target to the bytes of a path for [`crate::root::relative_path`].
+//! - [`target`]: the request target (origin or absolute form) to the bytes of a path for
+//!   [`crate::root::relative_path`], and a directory's `Location` with its slash.
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
@@ -17,8 +18,8 @@
 //! - [`request::looks_like_http`] is asked on each read of the first line. When the raw
 //!   framing would end a name (half-close, quiet period) while detection is still undecided,
 //!   it is raw; a newline always decides, so raw clients never wait longer than before HTTP
-//!   existed. Once it is HTTP, the quiet period no longer applies; with `--name-wait 0` a
-//!   request line split over reads falls to raw.
+//!   existed. Once it is HTTP (or the start of `GET `/`HEAD `), the quiet period no longer
+//!   applies; with `--name-wait 0` a request line split over reads falls to raw.
 //! - A first line may stay undecided up to 8 KiB (a method, a space, and a long target): it is
 //!   read that far, and past it answered 414; the raw 4 KiB name limit applies once it is raw.
 //! - The bytes after `head_len` are kept: they are the next pipelined request.

@@ -5,8 +5,9 @@
 //!   before it is dropped), at the client's half-close, or, for a client that sends the bare
 //!   name and waits, after `name_wait` with no further byte; with `name_wait` zero the first
 //!   read is the whole name, as in the lesson's server. A refusal closes without a byte sent.
-//! - **HTTP/1.1** ([`http`]): a first line shaped `METHOD SP target SP HTTP/x.y` (see
-//!   [`request::looks_like_http`]); GET and HEAD, persistent connections, pipelining.
+//! - **HTTP/1.1** ([`http`]): a first line that begins like a request line or ends in an HTTP
+//!   version (see [`request::looks_like_http`]); GET and HEAD, persistent connections,
+//!   pipelining.
 //!
 //! Both confine names with [`crate::root`] and send files with [`body::Body`]
 //! (`sendfile(2)`, backpressure from the socket). Every request ends with one access-log line
