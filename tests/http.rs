@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::hostile::{contains, unique, Tree};
-use common::http::{curl, get, parse_response, request, shorten, wget, Client, End, Ran, Response};
+use common::http::{
+    closes_after, curl, get, parse_response, request, shorten, wget, Client, End, Ran, Response,
+};
 use common::*;
 use hostile_heads::{Case, Expect, MAX_REQUEST_LINE};
 use tcpserve::http::request::{looks_like_http, Detect};
@@ -1221,20 +1223,7 @@ fn play_on(client: &mut Client, row: &Row, model: Model) -> Result<(), String> {
         other => other,
     };
     match after {
-        After::Close => {
-            if !last.says_close() {
-                return Err(format!("want Connection: close: {}", last.describe()));
-            }
-            let (extra, end) = client.finish();
-            if !extra.is_empty() || !end.closed() {
-                return Err(format!(
-                    "after {}: want the server's close; got {} more bytes \"{}\", {end:?}",
-                    last.describe(),
-                    extra.len(),
-                    shorten(&extra)
-                ));
-            }
-        }
+        After::Close => closes_after(client, &last)?,
         After::Open => {
             if last.says_close() {
                 return Err(format!("want the connection kept: {}", last.describe()));

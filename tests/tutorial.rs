@@ -5,26 +5,12 @@
 #[macro_use]
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
 use tcpserve::Model;
 
 per_model!([reactor, threads, iterative] the_lessons_echo_client_gets_its_text_back);
-
-fn tutorial(program: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("TCPSERVE_TUTORIAL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tutorial"));
-    let path = dir.join(program);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("{} not found: skipping the lesson's client", path.display());
-        None
-    }
-}
 
 fn the_lessons_echo_client_gets_its_text_back(model: Model) {
     let Some(client) = tutorial("echo_client.py") else {

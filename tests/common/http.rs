@@ -277,6 +277,24 @@ fn end_of(e: &io::Error) -> End {
     }
 }
 
+/// After a response that says `Connection: close`: no more bytes, then the server's close
+/// (a FIN, or a reset).
+pub fn closes_after(client: &mut Client, got: &Response) -> Result<(), String> {
+    if !got.says_close() {
+        return Err(format!("want Connection: close: {}", got.describe()));
+    }
+    let (extra, end) = client.finish();
+    if !extra.is_empty() || !end.closed() {
+        return Err(format!(
+            "after {}: want the server's close, got {} more bytes \"{}\", {end:?}",
+            got.describe(),
+            extra.len(),
+            shorten(&extra)
+        ));
+    }
+    Ok(())
+}
+
 /// A request head: `METHOD target HTTP/1.1`, `Host`, then `fields` (each `Name: value`).
 pub fn request(method: &str, target: &str, fields: &[&str]) -> Vec<u8> {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: tcpserve.test\r\n");

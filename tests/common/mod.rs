@@ -71,6 +71,21 @@ pub fn start(config: &Config) -> Handle {
     Handle::start(config).expect("server starts")
 }
 
+/// The lesson's program `program` in ../shared/tutorial (or `TCPSERVE_TUTORIAL=dir`), or
+/// `None` after saying it is not there: a clone on its own has no lesson beside it.
+pub fn tutorial(program: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("TCPSERVE_TUTORIAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tutorial"));
+    let path = dir.join(program);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!("{} not found: skipping the lesson's client", path.display());
+        None
+    }
+}
+
 /// Polls `cond` until it holds; fails the test after `PATIENCE`.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
