@@ -7,11 +7,12 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use super::{connect, wait_until};
+use super::child::{read_all_on_thread, ChildGuard};
+use super::connect;
 
 /// The longest response head the parser waits for before calling it garbage.
 const MAX_HEAD: usize = 64 << 10;
@@ -390,16 +391,6 @@ pub fn wget(dir: &Path, args: &[&str]) -> Ran {
     run_tool("wget", &all, dir)
 }
 
-/// A child process that is killed and reaped when dropped.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn run_tool(program: &str, args: &[&str], dir: &Path) -> Ran {
     let command = format!("{program} {}", args.join(" "));
     let mut cmd = Command::new(program);
@@ -425,25 +416,17 @@ fn run_tool(program: &str, args: &[&str], dir: &Path) -> Ran {
     };
     let mut guard = ChildGuard(child);
     let mut out = guard.0.stdout.take().expect("stdout");
-    let mut err = guard.0.stderr.take().expect("stderr");
+    let err = guard.0.stderr.take().expect("stderr");
     let out = thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = out.read_to_end(&mut buf);
         buf
     });
-    let err = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let mut status = None;
-    wait_until(&format!("`{command}` to exit"), || {
-        status = guard.0.try_wait().expect("try_wait");
-        status.is_some()
-    });
+    let err = read_all_on_thread(err);
+    let status = guard.wait_exit();
     Ran {
         command,
-        status: status.expect("exited"),
+        status,
         stdout: out.join().expect("stdout reader"),
         stderr: err.join().expect("stderr reader"),
     }
