@@ -1163,6 +1163,15 @@ fn rows() -> Vec<Row> {
             Some(404),
             Says("not found"),
         ),
+        // A method refused: its line still shows the head's fields.
+        http(
+            "a POST refused with its fields",
+            "POST",
+            "/hello.txt?post",
+            &[b"User-Agent: a-poster", b"Referer: http://from/post"],
+            Some(405),
+            Says("method not allowed"),
+        ),
         // Hostile raw names. A newline ends a name: what follows it must not reach the log.
         raw(
             "a newline",

@@ -50,10 +50,11 @@ pub enum Detect {
     Raw,
     /// Could still become either; a raw name's quiet period applies.
     Undecided,
-    /// The start of `GET ` or `HEAD `: could still become either, but a request line sent a
-    /// byte at a time looks like this, so it is waited for as HTTP waits for a head, without
-    /// the raw quiet period. (A raw name `G`, `GET` or `HEAD` sent with no newline and no
-    /// half-close then waits for the request timeout.)
+    /// The start of `GET ` or `HEAD ` (or of an absolute-form target after them): could still
+    /// become either, but a request line sent a byte at a time looks like this, so it is waited
+    /// for as HTTP waits for a head, without the raw quiet period, and at the request timeout
+    /// answered 408. (A raw name `G`, `GET` or `HEAD` sent with no newline and no half-close
+    /// is therefore never served.)
     HttpPrefix,
 }
 
@@ -73,7 +74,8 @@ pub enum Detect {
 /// - `Raw` at a line end otherwise (`GET\n`, `index.html\r\n`, `my file name.txt\n`), or,
 ///   without one, once more bytes have come than a raw name may have and nothing above can
 ///   still happen;
-/// - [`Detect::HttpPrefix`] for the start of `GET ` or `HEAD ` (`G`, `HEA`, `GET `);
+/// - [`Detect::HttpPrefix`] for the start of `GET ` or `HEAD ` (`G`, `HEA`, `GET `), and for
+///   `GET ` or `HEAD ` with the start of `http://` or `https://` (`GET h`, `HEAD https:/`);
 /// - `Undecided` otherwise (`index.html`, `my file.txt`, the empty input).
 ///
 /// A buffer holding a `\n` is never undecided either way, so a raw client whose name ends at a
@@ -92,7 +94,8 @@ pub fn looks_like_http(buf: &[u8]) -> Detect {
             false => Detect::Raw,
         };
     }
-    if is_http_prefix(buf) {
+    let after_get_or_head = buf.starts_with(b"GET ") || buf.starts_with(b"HEAD ");
+    if is_http_prefix(buf) || (start == Start::Maybe && after_get_or_head) {
         Detect::HttpPrefix
     } else if request_line == Detect::Undecided || start == Start::Maybe || buf.len() <= MAX_NAME {
         Detect::Undecided
@@ -824,9 +827,12 @@ mod tests {
             (b"ju{nk / HTTP/1.1\r\n", Http),
             (b"GET  /x HTTP/1.1\n", Http),
             (b"a b c HTTP/1.1\n", Http),
-            // Maybe a scheme: undecided.
-            (b"GET h", Undecided),
-            (b"GET https:/", Undecided),
+            // Maybe a scheme, after GET or HEAD: waited for as HTTP; after another method,
+            // undecided.
+            (b"GET h", HttpPrefix),
+            (b"GET https:/", HttpPrefix),
+            (b"HEAD HTTP:", HttpPrefix),
+            (b"PUT h", Undecided),
             // Raw names.
             (b"GET\n", Raw),
             (b"GET\r\n", Raw),

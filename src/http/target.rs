@@ -75,20 +75,34 @@ pub fn origin_form(target: &[u8]) -> Result<&[u8], TargetError> {
             .then(|| &target[scheme.len()..])
     });
     let rest = after_scheme.ok_or(TargetError::NotOriginForm)?;
-    match rest
+    let end = rest
         .iter()
         .position(|&b| b == b'/' || b == b'?' || b == b'#')
-    {
-        Some(i) if rest[i] == b'/' => Ok(&rest[i..]),
+        .unwrap_or(rest.len());
+    // An http URI with an empty host must be rejected (RFC 9110 §4.2.1); userinfo is no host.
+    let authority = &rest[..end];
+    let host = authority
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(authority, |at| &authority[at + 1..]);
+    if host.is_empty() || host.starts_with(b":") {
+        return Err(TargetError::NotOriginForm);
+    }
+    match rest.get(end) {
+        Some(b'/') => Ok(&rest[end..]),
         _ => Ok(b"/"),
     }
 }
 
-/// The query of a target, with its `?`, without a fragment; empty if it has none.
+/// The query of a target, with its `?`, without a fragment; empty if it has none (a `?` inside
+/// the fragment is no query).
 pub fn query_part(target: &[u8]) -> &[u8] {
-    let Some(start) = target.iter().position(|&b| b == b'?') else {
+    let Some(start) = target.iter().position(|&b| b == b'?' || b == b'#') else {
         return b"";
     };
+    if target[start] == b'#' {
+        return b"";
+    }
     let query = &target[start..];
     &query[..query.iter().position(|&b| b == b'#').unwrap_or(query.len())]
 }
@@ -219,6 +233,8 @@ mod tests {
             let got = directory_location(path, query, &mut out).unwrap();
             assert_eq!(std::str::from_utf8(got).unwrap(), *want, "{path:?}");
         }
+        assert_eq!(query_part(b"/dir#f?x"), b"");
+        assert_eq!(query_part(b"/dir?a#f?x"), b"?a");
         let mut small = [0u8; 4];
         assert_eq!(
             directory_location(b"/long", b"", &mut small),
@@ -282,6 +298,12 @@ mod tests {
             (b"http://a/../etc/passwd", Ok(b"/../etc/passwd")),
             (b"http://a/%2e%2e/x", Ok(b"/../x")),
             (b"http:/a", Err(NotOriginForm)),
+            (b"http:///a", Err(NotOriginForm)),
+            (b"http://", Err(NotOriginForm)),
+            (b"http://?x", Err(NotOriginForm)),
+            (b"http://@/a", Err(NotOriginForm)),
+            (b"http://:80/a", Err(NotOriginForm)),
+            (b"http://[::1]:8/a", Ok(b"/a")),
             (b"ftp://example.com/a", Err(NotOriginForm)),
             (b"//example.com/a", Ok(b"//example.com/a")),
             (b"example.com:80", Err(NotOriginForm)),

@@ -232,7 +232,14 @@ impl Session {
             Ok(Status::Partial) => fault(Error::HeadersTooLarge, &self.input, date, &mut self.out),
             // The method is what is wrong, whether or not a body comes (nginx does the same):
             // 405 before 413 or 501, then close, so a body is never read as a request.
-            Ok(Status::Complete { .. }) | Err(Error::Body | Error::TransferEncoding)
+            Ok(Status::Complete { head_len, .. }) if !served_method(method_of(&self.input)) => {
+                Answer {
+                    // So that the access log can still show the head's fields.
+                    head_len,
+                    ..refuse(405, "method not allowed", &self.input, date, &mut self.out)
+                }
+            }
+            Err(Error::Body | Error::TransferEncoding)
                 if !served_method(method_of(&self.input)) =>
             {
                 refuse(405, "method not allowed", &self.input, date, &mut self.out)

@@ -237,9 +237,17 @@ impl Files {
                 quiet_until,
             } => {
                 if *since + ctx.settings.request_timeout <= now {
-                    let outcome = Outcome::RequestTimeout;
-                    raw::log_access(buf, 0, *since, now, outcome, ctx.peer, ctx.settings);
-                    self.state = State::Done(Outcome::RequestTimeout.reason());
+                    if looks_like_http(buf) == Detect::HttpPrefix {
+                        // The start of a request line that never went on: HTTP's 408.
+                        self.start_http();
+                        if let State::Http(session) = &mut self.state {
+                            session.on_deadline(ctx);
+                        }
+                    } else {
+                        let outcome = Outcome::RequestTimeout;
+                        raw::log_access(buf, 0, *since, now, outcome, ctx.peer, ctx.settings);
+                        self.state = State::Done(Outcome::RequestTimeout.reason());
+                    }
                 } else if quiet_until.is_some_and(|q| q <= now) {
                     // The client sent a first line without a terminator and is waiting.
                     if looks_like_http(buf) == Detect::Http {
