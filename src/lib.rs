@@ -11,6 +11,7 @@ pub mod cache;
 pub mod clients;
 pub mod config;
 pub mod conn;
+pub mod driver;
 pub mod handlers;
 pub mod http;
 pub mod listen;
@@ -24,7 +25,7 @@ pub mod stop;
 pub mod sys;
 
 pub use config::{Config, Model};
+pub use driver::Ending;
 pub use handlers::ServiceKind;
-pub use reactor::Ending;
 pub use server::{Handle, Server, StartError};
 pub use stats::Stats;

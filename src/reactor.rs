@@ -23,9 +23,9 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::conn::{Conn, Turn, Why};
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Next, Reason, ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Listener, Said, ACCEPT_BACKOFF};
-use crate::server::{Limits, Setup};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
 use crate::sys;
@@ -34,15 +34,6 @@ const STOP: Token = Token(0);
 const FIRST_LISTENER: usize = 1;
 const FIRST_CONN: usize = 1024;
 const EVENTS_PER_POLL: usize = 1024;
-
-/// How the server ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Stopped on request, after letting work in flight finish (or the shutdown timeout).
-    Graceful,
-    /// A second stop request arrived during shutdown; connections were cut.
-    Forced,
-}
 
 /// A listening socket in the poll.
 #[derive(Debug)]

@@ -8,16 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use std::time::Duration;
-
 use crate::config::{Config, Model};
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Persistence, ServiceKind, Settings};
 use crate::listen::{self, Listener};
 use crate::models;
-use crate::reactor::{Ending, Reactor};
+use crate::reactor::Reactor;
 use crate::root::Root;
 use crate::stats::{SharedStats, Stats};
-use crate::stop::{self, StopSignal, Stopper};
+use crate::stop::{self, Stopper};
 use crate::sys;
 
 /// Why a server could not start.
@@ -67,25 +66,6 @@ impl From<io::Error> for StartError {
     fn from(error: io::Error) -> Self {
         StartError::Setup(error)
     }
-}
-
-/// What every model needs to serve: built by [`Server::bind`], consumed by the model's driver.
-pub struct Setup {
-    pub listeners: Vec<Listener>,
-    pub settings: Settings,
-    pub limits: Limits,
-    pub stop: StopSignal,
-    pub stats: Arc<SharedStats>,
-}
-
-/// The limits every model enforces.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub idle_timeout: Duration,
-    pub shutdown_timeout: Duration,
-    pub max_conns: usize,
-    /// Threads model: each connection thread's stack.
-    pub thread_stack: usize,
 }
 
 /// A bound server, not yet serving.

@@ -19,10 +19,9 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::Settings;
 use crate::listen::Listener;
-use crate::reactor::Ending;
-use crate::server::{Limits, Setup};
 use crate::stats::SharedStats;
 use crate::stop::StopSignal;
 use crate::sys;

@@ -10,10 +10,9 @@ use std::thread;
 
 use super::blocking;
 use super::control::{self, Control, Phase};
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
-use crate::reactor::Ending;
-use crate::server::{Limits, Setup};
 use crate::sys;
 
 pub fn run(setup: Setup) -> io::Result<Ending> {

@@ -9,11 +9,10 @@ use std::thread;
 
 use super::blocking;
 use super::control::{self, Control, Phase, Refused, Registration};
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::logging::{Held, Throttle};
-use crate::reactor::Ending;
-use crate::server::{Limits, Setup};
 
 /// What every connection thread reads.
 struct Shared {
