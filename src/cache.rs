@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::root::{Content, Data};
+use crate::content::{Content, Data};
 
 /// How long a file's bytes are reused.
 pub const TTL: Duration = Duration::from_secs(1);

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod clients;
 pub mod config;
 pub mod conn;
+pub mod content;
 pub mod driver;
 pub mod handlers;
 pub mod http;

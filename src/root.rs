@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cache::SmallFiles;
+use crate::content::{Content, Data};
 use crate::sys;
 
 /// The longest name a client may send, in bytes.
@@ -104,22 +105,6 @@ pub struct Opened {
     pub size: u64,
     /// For `Last-Modified` and the `ETag`.
     pub modified: SystemTime,
-}
-
-/// What is served for a name: its size and date, and its bytes, in a file or in memory.
-#[derive(Debug)]
-pub struct Content {
-    pub size: u64,
-    pub modified: SystemTime,
-    pub data: Data,
-}
-
-#[derive(Debug)]
-pub enum Data {
-    /// A file too large to keep in memory, open.
-    File(File),
-    /// A small file's bytes, shared with the cache.
-    Bytes(Arc<[u8]>),
 }
 
 /// The served directory.

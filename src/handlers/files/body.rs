@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use super::super::pending::Pending;
 use super::super::{write_some, Ctx, Transport};
 use super::Outcome;
-use crate::root::Data;
+use crate::content::Data;
 
 /// Most bytes asked of one `sendfile` call (the kernel's own cap, about 2 GiB).
 const MAX_SENDFILE: u64 = 0x7fff_f000;
