@@ -11,11 +11,10 @@ pub const DEFAULT_ECHO_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 pub const DEFAULT_FILES_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8081);
-pub const DEFAULT_NAME_WAIT: Duration = Duration::from_millis(100);
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The services' own defaults, as the command line shows them.
+pub use crate::handlers::{DEFAULT_BUFFER, DEFAULT_NAME_WAIT, DEFAULT_REQUEST_TIMEOUT};
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_BUFFER: usize = 64 * 1024;
 pub const DEFAULT_THREAD_STACK: usize = 64 * 1024;
 
 /// How connections are served. All three run the same services (src/handlers).

@@ -152,13 +152,19 @@ pub enum Persistence {
     Pipelined,
 }
 
+/// Most unsent bytes a connection holds by default (`--buffer`).
+pub const DEFAULT_BUFFER: usize = 64 * 1024;
+/// A raw name's quiet period by default (`--name-wait`).
+pub const DEFAULT_NAME_WAIT: Duration = Duration::from_millis(100);
+/// How long a request may take to arrive by default (`--request-timeout`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Default for Settings {
     fn default() -> Self {
-        let config = crate::config::Config::default();
         Settings {
-            buffer: config.buffer,
-            name_wait: config.name_wait,
-            request_timeout: config.request_timeout,
+            buffer: DEFAULT_BUFFER,
+            name_wait: DEFAULT_NAME_WAIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             root: None,
             persistence: Persistence::Idle,
             access_format: access::Format::default(),
