@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::net::TcpStream;
 
-use crate::handlers::{Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
+use crate::handlers::{
+    Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport, Wakeup,
+};
 use crate::stats::Stats;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
@@ -58,14 +60,6 @@ pub struct Conn {
     last_progress: Instant,
     /// When this connection's live timer entry fires; entries at other times are stale.
     armed_at: Instant,
-}
-
-/// Why a connection gets a turn.
-pub enum Why {
-    /// The socket reported readiness (or the last turn used up its budget).
-    Ready,
-    /// The service's deadline came.
-    Deadline,
 }
 
 /// What one turn of a connection came to.
@@ -170,7 +164,7 @@ impl Conn {
         settings: &Settings,
         stats: &mut Stats,
         now: Instant,
-        why: Why,
+        wakeup: Wakeup,
     ) -> Turn {
         let before = self.service.buffered() as u64;
         let mut io = EdgeIo {
@@ -187,10 +181,7 @@ impl Conn {
             clock: Clock::Turn(now),
             peer: self.peer,
         };
-        let next = match why {
-            Why::Ready => self.service.drive(&mut io, &mut ctx),
-            Why::Deadline => self.service.on_deadline(&mut io, &mut ctx),
-        };
+        let next = self.service.turn(wakeup, &mut io, &mut ctx);
         let (bytes_in, bytes_out, yielded) = (io.bytes_in, io.bytes_out, io.yielded);
         if bytes_in + bytes_out > 0 {
             self.last_progress = now;

@@ -22,9 +22,9 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::conn::{Conn, Turn, Why};
+use crate::conn::{Conn, Turn};
 use crate::driver::{Ending, Limits, Setup};
-use crate::handlers::{Next, Reason, ServiceKind, Settings, SCRATCH_SIZE};
+use crate::handlers::{Next, Reason, ServiceKind, Settings, Wakeup, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Listener, Said, ACCEPT_BACKOFF};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
@@ -206,7 +206,7 @@ impl Reactor {
             &self.settings,
             &mut self.stats,
             now,
-            Why::Ready,
+            Wakeup::Ready,
         );
         self.after_turn(key, turn, now);
     }
@@ -444,7 +444,7 @@ impl Reactor {
                 .is_some_and(|due| due <= now)
             {
                 let (scratch, stats) = (&mut self.scratch, &mut self.stats);
-                let turn = conn.turn(scratch, &self.settings, stats, now, Why::Deadline);
+                let turn = conn.turn(scratch, &self.settings, stats, now, Wakeup::Deadline);
                 self.after_turn(key, turn, now);
             } else if conn.idle_deadline(self.limits.idle_timeout) <= now {
                 self.close(key, Reason::IdleTimeout, now);

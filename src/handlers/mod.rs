@@ -53,6 +53,16 @@ impl ServiceKind {
     }
 }
 
+/// Why a driver gives a service its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// The socket may have moved (readiness, a blocking call's return, or a turn that used up
+    /// its budget).
+    Ready,
+    /// The service's deadline came.
+    Deadline,
+}
+
 /// What the service waits for after a turn.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
@@ -306,6 +316,15 @@ impl Service {
         match self {
             Service::Echo(echo) => echo.drive(io, ctx),
             Service::Files(files) => files.on_deadline(io, ctx),
+        }
+    }
+
+    /// One turn, for the reason the driver gives: [`Service::drive`] or
+    /// [`Service::on_deadline`].
+    pub fn turn<T: Transport>(&mut self, wakeup: Wakeup, io: &mut T, ctx: &mut Ctx) -> Next {
+        match wakeup {
+            Wakeup::Ready => self.drive(io, ctx),
+            Wakeup::Deadline => self.on_deadline(io, ctx),
         }
     }
 

@@ -15,7 +15,9 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::control::{Phase, Registration};
-use crate::handlers::{Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport};
+use crate::handlers::{
+    Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport, Wakeup,
+};
 use crate::sys;
 
 /// A socket timeout of zero means "none" to the kernel: never ask for less than this.
@@ -142,12 +144,6 @@ impl Transport for BlockingIo<'_> {
     }
 }
 
-/// Why the service gets its next turn.
-enum Why {
-    Ready,
-    Deadline,
-}
-
 /// Serves one connection to its end. `reg` must be dropped after this returns, before
 /// `stream` (see [`Registration`]).
 pub fn serve(
@@ -167,7 +163,7 @@ pub fn serve(
     let mut service = Service::new(kind, settings, now);
     let mut last_progress = now;
     let mut timeout = None;
-    let mut why = Why::Ready;
+    let mut wakeup = Wakeup::Ready;
     let reason = loop {
         // Wait at most until the nearest deadline; a constant idle timeout is set only once.
         let wait = match service.deadline(settings) {
@@ -202,10 +198,7 @@ pub fn serve(
             clock: Clock::Live,
             peer,
         };
-        let next = match why {
-            Why::Ready => service.drive(&mut io, &mut ctx),
-            Why::Deadline => service.on_deadline(&mut io, &mut ctx),
-        };
+        let next = service.turn(wakeup, &mut io, &mut ctx);
         stats.moved(io.bytes_in + io.dropped, io.bytes_out);
         stats.rebuffered(before, service.buffered());
         now = Instant::now();
@@ -221,12 +214,12 @@ pub fn serve(
         if reg.phase() == Phase::Draining && service.at_rest() {
             break Reason::Shutdown;
         }
-        why = if service.deadline(settings).is_some_and(|due| due <= now) {
-            Why::Deadline
+        wakeup = if service.deadline(settings).is_some_and(|due| due <= now) {
+            Wakeup::Deadline
         } else if last_progress + idle_timeout <= now {
             break Reason::IdleTimeout;
         } else {
-            Why::Ready
+            Wakeup::Ready
         };
     };
     stats.rebuffered(service.buffered(), 0);
