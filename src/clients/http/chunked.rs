@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead, Read};
 
-use super::head::MAX_HEAD;
+use super::head::MAX_RESPONSE_HEAD;
 
 /// The longest line of chunked framing: a chunk size with its extensions, or a trailer field.
 const MAX_CHUNK_LINE: u64 = 4096;
@@ -59,7 +59,7 @@ impl<R: BufRead> Chunked<R> {
 
     /// Reads trailer fields up to the empty line that ends the body.
     fn trailers(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        for _ in 0..MAX_HEAD as u64 / MAX_CHUNK_LINE {
+        for _ in 0..MAX_RESPONSE_HEAD as u64 / MAX_CHUNK_LINE {
             self.line(buf)?;
             if buf.is_empty() {
                 return Ok(());

@@ -1,5 +1,5 @@
 //! The response head, read strictly but as real servers write it: `HTTP/1.x NNN reason`, then
-//! `name: value` fields, lines ended by CRLF or a bare LF, at most [`MAX_HEAD`] bytes; and what
+//! `name: value` fields, lines ended by CRLF or a bare LF, at most [`MAX_RESPONSE_HEAD`] bytes; and what
 //! its fields say about the body ([`framing`], [`content_range`]).
 
 use std::fmt;
@@ -8,7 +8,7 @@ use super::HttpError;
 
 /// The largest response head, status line and fields with their line ends, interim (1xx)
 /// heads included.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// A response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub enum HeadError {
     FieldName,
     /// A control byte (a lone CR included) in the status line's reason or a field value.
     Control,
-    /// No end of the head within [`MAX_HEAD`] bytes.
+    /// No end of the head within [`MAX_RESPONSE_HEAD`] bytes.
     TooLarge,
 }
 
@@ -89,13 +89,13 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     let mut start = 0;
     let head_len = loop {
         let Some(newline) = buf[start..].iter().position(|&b| b == b'\n') else {
-            if buf.len() > MAX_HEAD {
+            if buf.len() > MAX_RESPONSE_HEAD {
                 return Err(HeadError::TooLarge);
             }
             return Ok(None);
         };
         let end = start + newline;
-        if end >= MAX_HEAD {
+        if end >= MAX_RESPONSE_HEAD {
             return Err(HeadError::TooLarge);
         }
         let line = &buf[start..end];
@@ -349,8 +349,11 @@ pub(crate) mod tests {
     #[test]
     fn hostile_heads_are_refused_with_a_reason() {
         use HeadError::*;
-        let huge_field = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
-        let huge_unended = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(MAX_HEAD));
+        let huge_field = format!(
+            "HTTP/1.1 200 OK\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_RESPONSE_HEAD)
+        );
+        let huge_unended = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(MAX_RESPONSE_HEAD));
         let cases: &[(&[u8], HeadError)] = &[
             (b"<html>", NotHttp),
             (b"hello\r\n\r\n", NotHttp),

@@ -31,7 +31,7 @@ use super::get::{self, Progress, Saved};
 use super::ClientError;
 pub use chunked::Chunked;
 pub use head::{
-    content_range, framing, parse_head, ContentRange, Framing, Head, HeadError, MAX_HEAD,
+    content_range, framing, parse_head, ContentRange, Framing, Head, HeadError, MAX_RESPONSE_HEAD,
 };
 pub use url::{request, Url, UrlError};
 
@@ -411,7 +411,7 @@ fn fetch(url: &Url, partial: &mut Partial, options: &Options) -> Result<How, Cli
             what: "sending the request",
             error,
         })?;
-    let mut buf = vec![0u8; 4 * MAX_HEAD];
+    let mut buf = vec![0u8; 4 * MAX_RESPONSE_HEAD];
     let (head, body_start, filled) = read_head(&mut stream, &mut buf)?;
     let (at, framing, total) = match plan(&head, partial.held)? {
         Plan::Complete => return Ok(How::AlreadyComplete),
@@ -469,7 +469,7 @@ fn read_head(stream: &mut impl Read, buf: &mut [u8]) -> Result<(Head, usize, usi
                 // would switch protocols, which was not asked for.
                 Some((head, len)) if head.status < 200 && head.status != 101 => {
                     start += len;
-                    if start > MAX_HEAD {
+                    if start > MAX_RESPONSE_HEAD {
                         return Err(HttpError::Head(HeadError::TooLarge).into());
                     }
                     continue;
@@ -571,7 +571,7 @@ mod tests {
     fn interim_heads_are_skipped_and_the_body_starts_after_the_final_one() {
         let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
                        HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
-        let mut buf = vec![0u8; 4 * MAX_HEAD];
+        let mut buf = vec![0u8; 4 * MAX_RESPONSE_HEAD];
         let (head, start, filled) = read_head(&mut &answer[..], &mut buf).unwrap();
         assert_eq!(head.status, 200);
         assert_eq!(&buf[start..filled], b"abc");
@@ -579,8 +579,11 @@ mod tests {
 
     #[test]
     fn a_head_that_never_ends_or_never_comes_is_an_error() {
-        let endless = format!("HTTP/1.1 200 OK\r\n{}", "X: y\r\n".repeat(MAX_HEAD));
-        let interims = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_HEAD / 20);
+        let endless = format!(
+            "HTTP/1.1 200 OK\r\n{}",
+            "X: y\r\n".repeat(MAX_RESPONSE_HEAD)
+        );
+        let interims = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_RESPONSE_HEAD / 20);
         let cases: &[(&[u8], &str)] = &[
             (b"", "without answering"),
             (b"HTTP/1.1 200 OK\r\n", "after 17 bytes of a response head"),
@@ -589,7 +592,7 @@ mod tests {
             (b"SSH-2.0-OpenSSH\r\n", "not an HTTP response"),
         ];
         for (answer, says) in cases {
-            let mut buf = vec![0u8; 4 * MAX_HEAD];
+            let mut buf = vec![0u8; 4 * MAX_RESPONSE_HEAD];
             let error = read_head(&mut &answer[..], &mut buf).unwrap_err();
             assert!(error.to_string().contains(says), "{says}: {error}");
         }

@@ -316,7 +316,7 @@ impl Session {
         // The first line, from all that was received: a head the parser refused has no
         // length, and its line is what the log must show.
         let input = &self.input[..];
-        let why = Why(outcome, answer.note);
+        let why = LoggedReason(outcome, answer.note);
         let format = settings.access_format;
         let fields = match format.shows_fields() {
             true => logged_fields(&input[..answer.head_len.min(input.len())]),
@@ -389,25 +389,25 @@ fn fields_start(input: &[u8]) -> Option<usize> {
 }
 
 /// Why a request was refused or its response cut short, for the access log.
-struct Why(Outcome, Note);
+struct LoggedReason(Outcome, Note);
 
-impl Why {
+impl LoggedReason {
     /// Nothing for a plain success.
     fn shown(&self) -> Option<&dyn std::fmt::Display> {
         match self {
-            Why(Outcome::Sent, Note::None) => None,
+            LoggedReason(Outcome::Sent, Note::None) => None,
             why => Some(why),
         }
     }
 }
 
-impl std::fmt::Display for Why {
+impl std::fmt::Display for LoggedReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Why(Outcome::Sent, Note::Fault(why)) => f.write_str(why),
-            Why(Outcome::Sent, Note::Refused(refusal)) => write!(f, "{refusal}"),
-            Why(Outcome::Sent, Note::None) => Ok(()),
-            Why(outcome, _) => write!(f, "{outcome}"),
+            LoggedReason(Outcome::Sent, Note::Fault(why)) => f.write_str(why),
+            LoggedReason(Outcome::Sent, Note::Refused(refusal)) => write!(f, "{refusal}"),
+            LoggedReason(Outcome::Sent, Note::None) => Ok(()),
+            LoggedReason(outcome, _) => write!(f, "{outcome}"),
         }
     }
 }
