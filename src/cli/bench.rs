@@ -1,0 +1,232 @@
+//! `tcpserve bench`: one load against a server, or every model compared.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use getopts::{Matches, Options};
+
+use super::{failed, parse_addr, parse_count, parse_secs, parse_size, usage_error, EXIT_FAILED};
+use tcpserve::bench;
+use tcpserve::config::Model;
+
+const BENCH_BRIEF: &str = "usage: tcpserve bench echo ADDR [options]
+       tcpserve bench file ADDR NAME [options]
+       tcpserve bench idle ADDR --conns N [--pid PID] [options]
+       tcpserve bench compare [--models LIST] [--conns LIST] [--sizes LIST] [--out DIR] [options]";
+fn bench_options() -> Options {
+    let mut opts = Options::new();
+    let options: &[(&str, &str, &str)] = &[
+        ("conns", "N", "connections (echo, file: default 50; idle: required); compare: a list (default 1,10,100,1000,10000)"),
+        ("size", "BYTES", "echo: message size, e.g. 64 or 4K (default 64); file: the file's size, to check each download"),
+        ("duration", "SECS", "measured time (default 10; compare 5; idle: how long connections may take, default 60)"),
+        ("warmup", "SECS", "time before measuring (default 2; compare 1)"),
+        ("threads", "N", "load threads, each an event loop (default: the cores)"),
+        ("pid", "PID", "idle: the server's process id, to read its memory and threads"),
+        ("models", "LIST", "compare: models, comma-separated (default reactor,threads,iterative)"),
+        ("sizes", "LIST", "compare: echo message sizes (default 64,4096)"),
+        ("file-size", "BYTES", "compare: the downloaded file's size (default 1M)"),
+        ("file-conns", "N", "compare: connections for the file load (default 50)"),
+        ("out", "DIR", "compare: where results.csv, report.md and the charts go (default bench-out)"),
+    ];
+    for (name, hint, text) in options {
+        opts.optopt("", name, text, hint);
+    }
+    opts.optflag("h", "help", "show this help");
+    opts
+}
+
+pub fn command(args: &[OsString]) -> ExitCode {
+    let opts = bench_options();
+    let brief = BENCH_BRIEF;
+    let matches = match opts.parse(args) {
+        Ok(m) => m,
+        Err(e) => return usage_error("bench", &e.to_string(), brief),
+    };
+    if matches.opt_present("help") {
+        println!(
+            "{}\n\necho: closed loop; every byte checked. file: repeated downloads (name, \
+             half-close, read to the end). idle: one round trip per connection, then held; \
+             with --pid, the server's memory growth per connection and its threads.\n\
+             Exit status 1 if any error, mismatched byte or short download.",
+            opts.usage(brief)
+        );
+        return ExitCode::SUCCESS;
+    }
+    if matches.free.first().map(String::as_str) == Some("compare") {
+        return bench_compare(&matches, brief);
+    }
+    let plan = match bench_plan(&matches) {
+        Ok(p) => p,
+        Err(message) => return usage_error("bench", &message, brief),
+    };
+    let pid = match matches.opt_str("pid").map(|v| v.parse::<u32>()) {
+        Some(Ok(pid)) => Some(pid),
+        Some(Err(_)) => return usage_error("bench", "--pid: not a process id", brief),
+        None => None,
+    };
+    if let Err(message) = bench::fit_descriptors(plan.conns) {
+        return failed(message);
+    }
+    let (tally, cost) = match bench::single(&plan, pid) {
+        Ok(r) => r,
+        Err(e) => return failed(format_args!("bench: {e}")),
+    };
+    print!("{}", bench::report::text(&plan, &tally));
+    if let Some(cost) = cost {
+        println!(
+            "  server memory  {:.0} bytes per connection ({} held), {} threads",
+            cost.bytes_per_conn, cost.held, cost.threads
+        );
+    }
+    if tally.errors + tally.mismatched + tally.stalled > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn bench_compare(m: &Matches, brief: &str) -> ExitCode {
+    let matrix = match compare_matrix(m) {
+        Ok(x) => x,
+        Err(message) => return usage_error("bench", &message, brief),
+    };
+    let most = matrix.conns.iter().copied().max().unwrap_or(0);
+    if let Err(message) = bench::fit_descriptors(most.max(matrix.file_conns)) {
+        return failed(message);
+    }
+    match bench::compare::run(&matrix) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(format_args!("bench compare: {e}")),
+    }
+}
+
+/// A comma-separated list, each item parsed by `parse`.
+fn parse_list<T>(
+    flag: &str,
+    value: &str,
+    parse: impl Fn(&str, &str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let items: Result<Vec<T>, String> = value.split(',').map(|v| parse(flag, v.trim())).collect();
+    match items {
+        Ok(items) if !items.is_empty() => Ok(items),
+        Ok(_) => Err(format!("{flag}: empty list")),
+        Err(e) => Err(e),
+    }
+}
+
+fn compare_matrix(m: &Matches) -> Result<bench::compare::Matrix, String> {
+    if let Some(extra) = m.free.get(1) {
+        return Err(format!("unexpected argument '{extra}'"));
+    }
+    let list = |flag: &str, default: &str| m.opt_str(flag).unwrap_or_else(|| default.into());
+    let models = parse_list(
+        "--models",
+        &list("models", "reactor,threads,iterative"),
+        |f, v| {
+            Model::from_name(v)
+                .ok_or_else(|| format!("{f}: '{v}' is not one of reactor, threads, iterative"))
+        },
+    )?;
+    let secs = |flag: &str, default: u64| match m.opt_str(flag) {
+        Some(v) => parse_secs(&format!("--{flag}"), &v, true),
+        None => Ok(Duration::from_secs(default)),
+    };
+    Ok(bench::compare::Matrix {
+        models,
+        conns: parse_list(
+            "--conns",
+            &list("conns", "1,10,100,1000,10000"),
+            parse_count,
+        )?,
+        sizes: parse_list("--sizes", &list("sizes", "64,4096"), |f, v| {
+            echo_size(f, parse_size(f, v)?)
+        })?,
+        file_size: parse_size("--file-size", &list("file-size", "1M"))?,
+        file_conns: parse_count("--file-conns", &list("file-conns", "50"))?,
+        duration: secs("duration", 5)?,
+        warmup: secs("warmup", 1)?,
+        threads: match m.opt_str("threads") {
+            Some(v) => parse_count("--threads", &v)?,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        out: list("out", "bench-out").into(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+}
+
+/// An echo message must fit the sockets' buffers: the generator writes a whole message
+/// before reading its echo, so a larger one could fill both directions and stall.
+fn echo_size(flag: &str, size: usize) -> Result<usize, String> {
+    if size > bench::load::MAX_ECHO_MESSAGE {
+        return Err(format!(
+            "{flag}: echo messages are at most {} bytes",
+            bench::load::MAX_ECHO_MESSAGE
+        ));
+    }
+    Ok(size)
+}
+
+fn bench_plan(m: &Matches) -> Result<bench::load::Plan, String> {
+    use bench::load::{Load, Plan};
+    let (mode, rest) = m.free.split_first().ok_or("missing echo, file or idle")?;
+    let addr = rest.first().ok_or("missing ADDR")?;
+    let target = parse_addr("ADDR", addr)?;
+    let size = m
+        .opt_str("size")
+        .map(|v| parse_size("--size", &v))
+        .transpose()?;
+    let conns = m
+        .opt_str("conns")
+        .map(|v| parse_count("--conns", &v))
+        .transpose()?;
+    let (load, conns, extra) = match mode.as_str() {
+        "echo" => (
+            Load::Echo {
+                size: echo_size("--size", size.unwrap_or(64))?,
+            },
+            conns.unwrap_or(50),
+            1,
+        ),
+        "file" => {
+            let name = rest.get(1).ok_or("missing NAME")?;
+            let size = size.map(|s| s as u64);
+            (
+                Load::File {
+                    name: name.as_bytes().to_vec(),
+                    size,
+                },
+                conns.unwrap_or(50),
+                2,
+            )
+        }
+        "idle" => (Load::Idle, conns.ok_or("idle needs --conns N")?, 1),
+        other => return Err(format!("unknown load '{other}' (echo, file or idle)")),
+    };
+    if let Some(extra) = rest.get(extra) {
+        return Err(format!("unexpected argument '{extra}'"));
+    }
+    let secs = |flag: &str, default: u64| match m.opt_str(flag) {
+        Some(v) => parse_secs(&format!("--{flag}"), &v, true),
+        None => Ok(Duration::from_secs(default)),
+    };
+    let idle = matches!(load, Load::Idle);
+    let threads = match m.opt_str("threads") {
+        Some(v) => parse_count("--threads", &v)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    Ok(Plan {
+        target,
+        sources: bench::sources(target, &load, conns),
+        load,
+        conns,
+        threads,
+        // Idle: no warm-up, and the duration bounds how long the connections may take.
+        warmup: if idle {
+            Duration::ZERO
+        } else {
+            secs("warmup", 2)?
+        },
+        duration: secs("duration", if idle { 60 } else { 10 })?,
+    })
+}

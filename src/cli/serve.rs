@@ -1,0 +1,267 @@
+//! `tcpserve serve`: the server's options, its logs, and running it until it stops.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use getopts::{Matches, Options};
+use log::LevelFilter;
+
+use super::{
+    failed, parse_addr, parse_count, parse_millis, parse_secs, parse_size, usage_error, EXIT_FAILED,
+};
+use tcpserve::config::{self, Config, Model};
+use tcpserve::logging::{self, access};
+use tcpserve::{stop, Ending, Server};
+
+const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
+                           [--log DEST] [--access-log DEST] [options]";
+/// Below this a connection thread cannot run its service; smaller requests are raised to it.
+const MIN_THREAD_STACK: usize = 16 * 1024;
+/// At exit, queued log lines get at least this long to reach their destination.
+const MIN_LOG_FLUSH: Duration = Duration::from_secs(1);
+
+fn serve_options() -> Options {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "echo",
+        &format!(
+            "run the echo service on ADDR (default {})",
+            config::DEFAULT_ECHO_ADDR
+        ),
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "files",
+        &format!(
+            "run the file-download service on ADDR (default {})",
+            config::DEFAULT_FILES_ADDR
+        ),
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "root",
+        "the directory the files service serves (default: the current directory)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "name-wait",
+        &format!(
+            "files: a name sent with no newline is whole after MS quiet; 0 takes the first \
+             read as the name (default {})",
+            config::DEFAULT_NAME_WAIT.as_millis()
+        ),
+        "MS",
+    );
+    opts.optopt(
+        "",
+        "request-timeout",
+        &format!(
+            "files: close a client whose request is not whole after SECS (default {})",
+            config::DEFAULT_REQUEST_TIMEOUT.as_secs()
+        ),
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "idle-timeout",
+        &format!(
+            "close a connection that moves no byte for SECS (default {})",
+            config::DEFAULT_IDLE_TIMEOUT.as_secs()
+        ),
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "max-conns",
+        "most connections open at once; over it a client is accepted and closed at once \
+         (default: the open-file limit less a reserve)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "buffer",
+        &format!(
+            "most unsent bytes held per connection, e.g. 65536 or 64K (default {}K)",
+            config::DEFAULT_BUFFER / 1024
+        ),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "shutdown-timeout",
+        &format!(
+            "on SIGINT/SIGTERM, wait up to SECS for work in flight (default {})",
+            config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs()
+        ),
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "model",
+        "how connections are served: reactor (one event loop), threads (a thread per \
+         connection) or iterative (one client at a time) (default reactor)",
+        "MODEL",
+    );
+    opts.optopt(
+        "",
+        "thread-stack",
+        &format!(
+            "threads model: each connection thread's stack, e.g. 64K (default {}K)",
+            config::DEFAULT_THREAD_STACK / 1024
+        ),
+        "BYTES",
+    );
+    opts.optopt(
+        "",
+        "log",
+        "where diagnostics go: - (stderr), a file (appended to; SIGHUP or SIGUSR1 reopens \
+         it), or off (default -)",
+        "DEST",
+    );
+    opts.optopt(
+        "",
+        "access-log",
+        "where the access log goes, one line per request: -, a file, or off (default -)",
+        "DEST",
+    );
+    opts.optopt(
+        "",
+        "access-log-format",
+        "the access log's lines: common, combined (adds Referer and User-Agent) or json \
+         (default common)",
+        "FORMAT",
+    );
+    opts.optflagmulti("v", "verbose", "log more: -v debug, -vv trace");
+    opts.optflag(
+        "q",
+        "quiet",
+        "log only warnings and errors (the access log's ordinary lines too)",
+    );
+    opts.optflag("h", "help", "show this help");
+    opts
+}
+
+pub fn command(args: &[OsString]) -> ExitCode {
+    let opts = serve_options();
+    let brief = SERVE_BRIEF;
+    let matches = match opts.parse(args) {
+        Ok(m) => m,
+        Err(e) => return usage_error("serve", &e.to_string(), brief),
+    };
+    if matches.opt_present("help") {
+        println!(
+            "{}\n\nWith no service option every service runs on its default address; \
+             with some, only those run.\nSIGINT or SIGTERM stops gracefully; a second one \
+             stops at once.",
+            opts.usage(brief)
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(extra) = matches.free.first() {
+        return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
+    }
+    let (config, log_options) = match (serve_config(&matches), log_options(&matches)) {
+        (Ok(c), Ok(l)) => (c, l),
+        (Err(message), _) | (_, Err(message)) => return usage_error("serve", &message, brief),
+    };
+    let log = match logging::init(&log_options) {
+        Ok(guard) => guard,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = logging::reopen_on_signals() {
+        return failed(format_args!("cannot handle signals: {e}"));
+    }
+    let server = match Server::bind(&config) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = stop::forward_signals(&server.stopper()) {
+        return failed(format_args!("cannot handle signals: {e}"));
+    }
+    let ended = server.run();
+    // What is queued reaches its destination before exit, as long as the destination takes
+    // it within the time work in flight had (a forced stop does not wait that long).
+    let flush = match ended {
+        Ok(Ending::Graceful) => config.shutdown_timeout.max(MIN_LOG_FLUSH),
+        _ => MIN_LOG_FLUSH,
+    };
+    log.finish(Instant::now() + flush);
+    match ended {
+        Ok(Ending::Graceful) => ExitCode::SUCCESS,
+        Ok(Ending::Forced) => ExitCode::from(EXIT_FAILED),
+        Err(e) => failed(format_args!("the event loop failed: {e}")),
+    }
+}
+
+fn serve_config(m: &Matches) -> Result<Config, String> {
+    let mut config = Config::default();
+    // No service named: every service on its default address. Some named: only those.
+    if m.opt_present("echo") || m.opt_present("files") {
+        config.echo = None;
+        config.files = None;
+    }
+    if let Some(addr) = m.opt_str("echo") {
+        config.echo = Some(parse_addr("--echo", &addr)?);
+    }
+    if let Some(addr) = m.opt_str("files") {
+        config.files = Some(parse_addr("--files", &addr)?);
+    }
+    if let Some(dir) = m.opt_str("root") {
+        config.root = dir.into();
+    }
+    if let Some(v) = m.opt_str("name-wait") {
+        config.name_wait = parse_millis("--name-wait", &v)?;
+    }
+    if let Some(v) = m.opt_str("request-timeout") {
+        config.request_timeout = parse_secs("--request-timeout", &v, false)?;
+    }
+    if let Some(v) = m.opt_str("idle-timeout") {
+        config.idle_timeout = parse_secs("--idle-timeout", &v, false)?;
+    }
+    if let Some(v) = m.opt_str("max-conns") {
+        config.max_conns = Some(parse_count("--max-conns", &v)?);
+    }
+    if let Some(v) = m.opt_str("buffer") {
+        config.buffer = parse_size("--buffer", &v)?;
+    }
+    if let Some(v) = m.opt_str("model") {
+        config.model = Model::from_name(&v)
+            .ok_or_else(|| format!("--model: '{v}' is not one of reactor, threads, iterative"))?;
+    }
+    if let Some(v) = m.opt_str("thread-stack") {
+        config.thread_stack = parse_size("--thread-stack", &v)?.max(MIN_THREAD_STACK);
+    }
+    if let Some(v) = m.opt_str("shutdown-timeout") {
+        config.shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
+    }
+    if let Some(v) = m.opt_str("access-log-format") {
+        config.access_format = access::Format::from_name(&v).ok_or_else(|| {
+            format!("--access-log-format: '{v}' is not one of common, combined, json")
+        })?;
+    }
+    Ok(config)
+}
+
+/// The server's logs: `--log`, `--access-log`, `--access-log-format`, `-v`, `-q`.
+fn log_options(m: &Matches) -> Result<logging::Options, String> {
+    let dest = |flag: &str| match m.opt_str(flag) {
+        Some(v) if v.is_empty() => Err(format!("--{flag}: give -, off or a file's path")),
+        Some(v) => Ok(logging::parse_dest(&v)),
+        None => Ok(Some(logging::Dest::Stderr)),
+    };
+    Ok(logging::Options {
+        log: dest("log")?,
+        access: dest("access-log")?,
+        level: match (m.opt_present("quiet"), m.opt_count("verbose")) {
+            (true, _) => LevelFilter::Warn,
+            (false, 0) => LevelFilter::Info,
+            (false, 1) => LevelFilter::Debug,
+            (false, _) => LevelFilter::Trace,
+        },
+    })
+}
