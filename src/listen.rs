@@ -59,13 +59,13 @@ pub fn accept_failure(err: &io::Error) -> AcceptFailure {
 /// exactly when its start was, so the log never says a state has ended that it did not say had
 /// begun, nor leaves one unsaid that lasts.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Said(bool);
+struct Said(bool);
 
 static PAUSES: Throttle = Throttle::new();
 static FULL: Throttle = Throttle::new();
 
 /// An accept failed for want of a resource, in an episode that has `said` so far.
-pub fn log_pause(said: &mut Said, kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
+fn log_pause(said: &mut Said, kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
     if said.0 {
         return;
     }
@@ -80,7 +80,7 @@ pub fn log_pause(said: &mut Said, kind: ServiceKind, error: &io::Error, open: us
     }
 }
 
-pub fn log_resume(said: Said, since: Instant, error: &io::Error, now: Instant) {
+fn log_resume(said: Said, since: Instant, error: &io::Error, now: Instant) {
     if said.0 {
         log::info!(
             "accepting again after {} ms ({error} cleared)",
@@ -90,7 +90,7 @@ pub fn log_resume(said: Said, since: Instant, error: &io::Error, now: Instant) {
 }
 
 /// A client was refused at `--max-conns`, in an episode that has `said` so far.
-pub fn log_full(said: &mut Said, open: usize, now: Instant) {
+fn log_full(said: &mut Said, open: usize, now: Instant) {
     if said.0 {
         return;
     }
@@ -104,7 +104,7 @@ pub fn log_full(said: &mut Said, open: usize, now: Instant) {
     }
 }
 
-pub fn log_below_cap(said: Said, since: Instant, refused: u64, now: Instant) {
+fn log_below_cap(said: Said, since: Instant, refused: u64, now: Instant) {
     if said.0 {
         log::info!(
             "below --max-conns again after {} ms; {refused} clients were refused",
@@ -113,8 +113,11 @@ pub fn log_below_cap(said: Said, since: Instant, refused: u64, now: Instant) {
     }
 }
 
-/// The accept episodes of a blocking acceptor: a pause for want of descriptors, and a full house
-/// at `--max-conns`; each logged once when it starts and once when it ends.
+/// The accept episodes of every driver: a pause for want of descriptors, and a full house at
+/// `--max-conns`; each logged once when it starts and once when it ends (see [`Said`]). The
+/// driver says when each happens: the reactor ends a pause when a retry drained every backlog
+/// and finds room when a connection closes; a blocking acceptor ends a pause at its next
+/// accept and finds room when it admits a client.
 #[derive(Debug, Default)]
 pub struct Episodes {
     paused: Option<(Instant, io::Error, Said)>,
@@ -122,32 +125,31 @@ pub struct Episodes {
 }
 
 impl Episodes {
-    /// `accept` failed for want of a resource.
-    pub fn failed(&mut self, kind: ServiceKind, error: io::Error, open: usize) {
-        let now = Instant::now();
+    /// `accept` failed for want of a resource: a pause starts, or goes on (its start and first
+    /// error stand).
+    pub fn failed(&mut self, kind: ServiceKind, error: io::Error, open: usize, now: Instant) {
         let (_, error, said) = self.paused.get_or_insert((now, error, Said::default()));
         log_pause(said, kind, error, open, now);
     }
 
-    /// `accept` worked again.
-    pub fn accepted(&mut self) {
+    /// `accept` works again: a pause ends.
+    pub fn resumed(&mut self, now: Instant) {
         if let Some((since, error, said)) = self.paused.take() {
-            log_resume(said, since, &error, Instant::now());
+            log_resume(said, since, &error, now);
         }
     }
 
     /// A client was refused over the cap.
-    pub fn refused(&mut self, open: usize) {
-        let now = Instant::now();
+    pub fn refused(&mut self, open: usize, now: Instant) {
         let (_, refused, said) = self.full.get_or_insert((now, 0, Said::default()));
         *refused += 1;
         log_full(said, open, now);
     }
 
-    /// A client was admitted under the cap.
-    pub fn admitted(&mut self) {
+    /// There is room under the cap again.
+    pub fn room(&mut self, now: Instant) {
         if let Some((since, refused, said)) = self.full.take() {
-            log_below_cap(said, since, refused, Instant::now());
+            log_below_cap(said, since, refused, now);
         }
     }
 }

@@ -25,7 +25,7 @@ use slab::Slab;
 use crate::conn::{Conn, Turn};
 use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Next, Reason, ServiceKind, Settings, Wakeup, SCRATCH_SIZE};
-use crate::listen::{self, AcceptFailure, Listener, Said, ACCEPT_BACKOFF};
+use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
 use crate::sys;
@@ -42,30 +42,18 @@ struct Watched {
     socket: TcpListener,
 }
 
-/// Whether new clients are being taken.
-#[derive(Debug)]
+/// Whether new clients are being taken. What is logged of a pause or a full house is kept by
+/// the reactor's [`Episodes`], as by the blocking acceptors'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Accepting {
     Open,
-    /// At `--max-conns`: new clients are accepted and closed at once.
-    Full {
-        since: Instant,
-        refused: u64,
-        said: Said,
-    },
     /// Accepting failed for want of a resource (EMFILE...): wait for a close or the back-off.
     Paused {
-        since: Instant,
         retry_at: Instant,
-        error: io::Error,
-        said: Said,
     },
     /// Trying again during a pause: a failure returns to `Paused` (the same episode), draining
     /// every backlog ends the episode.
-    Retrying {
-        since: Instant,
-        error: io::Error,
-        said: Said,
-    },
+    Retrying,
 }
 
 #[derive(Debug)]
@@ -91,6 +79,7 @@ pub struct Reactor {
     settings: Settings,
     limits: Limits,
     accepting: Accepting,
+    episodes: Episodes,
     phase: Phase,
     stop: StopSignal,
     stops_seen: usize,
@@ -131,6 +120,7 @@ impl Reactor {
             settings,
             limits,
             accepting: Accepting::Open,
+            episodes: Episodes::default(),
             phase: Phase::Serving,
             stop,
             stops_seen: 0,
@@ -277,25 +267,12 @@ impl Reactor {
     ) {
         if self.conns.len() >= self.limits.max_conns {
             self.stats.refused += 1;
-            let open = self.conns.len();
-            match &mut self.accepting {
-                Accepting::Full { refused, said, .. } => {
-                    *refused += 1;
-                    listen::log_full(said, open, now);
-                }
-                _ => {
-                    if let Accepting::Retrying { since, error, said } = &self.accepting {
-                        listen::log_resume(*said, *since, error, now);
-                    }
-                    let mut said = Said::default();
-                    listen::log_full(&mut said, open, now);
-                    self.accepting = Accepting::Full {
-                        since: now,
-                        refused: 1,
-                        said,
-                    };
-                }
+            if self.accepting == Accepting::Retrying {
+                // The retry took a client: the pause is over, whatever the cap says.
+                self.episodes.resumed(now);
+                self.accepting = Accepting::Open;
             }
+            self.episodes.refused(self.conns.len(), now);
             return; // dropping the stream closes it: the client reads end-of-stream
         }
         if kind.wants_nodelay() {
@@ -328,52 +305,25 @@ impl Reactor {
         log::debug!("{} {peer}: accepted", kind.name());
     }
 
+    /// A failed retry goes on with the same episode (its start and first error stand).
     fn pause_accepting(&mut self, kind: ServiceKind, error: io::Error, now: Instant) {
-        let retry_at = now + ACCEPT_BACKOFF;
-        let open = self.conns.len();
-        self.accepting = match std::mem::replace(&mut self.accepting, Accepting::Open) {
-            // The same episode goes on: its start and its first error stand; its line is
-            // written now if the throttle held it back before.
-            Accepting::Retrying {
-                since,
-                error,
-                mut said,
-            } => {
-                listen::log_pause(&mut said, kind, &error, open, now);
-                Accepting::Paused {
-                    since,
-                    retry_at,
-                    error,
-                    said,
-                }
-            }
-            _ => {
-                let mut said = Said::default();
-                listen::log_pause(&mut said, kind, &error, open, now);
-                Accepting::Paused {
-                    since: now,
-                    retry_at,
-                    error,
-                    said,
-                }
-            }
+        self.episodes.failed(kind, error, self.conns.len(), now);
+        self.accepting = Accepting::Paused {
+            retry_at: now + ACCEPT_BACKOFF,
         };
     }
 
     /// Tries again during a pause, taking whatever waited in every backlog meanwhile.
     fn resume_accepting(&mut self, now: Instant) {
-        let Accepting::Paused {
-            since, error, said, ..
-        } = std::mem::replace(&mut self.accepting, Accepting::Open)
-        else {
+        if !matches!(self.accepting, Accepting::Paused { .. }) {
             return;
-        };
-        self.accepting = Accepting::Retrying { since, error, said };
+        }
+        self.accepting = Accepting::Retrying;
         for index in 0..self.listeners.len() {
             self.accept(index, now);
         }
-        if let Accepting::Retrying { since, error, said } = &self.accepting {
-            listen::log_resume(*said, *since, error, now);
+        if self.accepting == Accepting::Retrying {
+            self.episodes.resumed(now);
             self.accepting = Accepting::Open;
         }
     }
@@ -397,15 +347,7 @@ impl Reactor {
         self.forget_stale_timers();
         match self.accepting {
             Accepting::Paused { .. } => self.resume_accepting(now),
-            Accepting::Full {
-                since,
-                refused,
-                said,
-            } => {
-                listen::log_below_cap(said, since, refused, now);
-                self.accepting = Accepting::Open;
-            }
-            Accepting::Open | Accepting::Retrying { .. } => {}
+            Accepting::Open | Accepting::Retrying => self.episodes.room(now),
         }
     }
 
@@ -519,6 +461,8 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut listener.socket);
         }
         self.accepting = Accepting::Open;
+        // What was logged of an episode stays: shutting down is no end of it to report.
+        self.episodes = Episodes::default();
     }
 
     fn close_all(&mut self, reason: Reason, now: Instant) {

@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use super::blocking;
 use super::control::{self, Control, Phase};
@@ -58,7 +59,7 @@ fn serve_in_turn(
             match listener.socket.accept() {
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 Ok((stream, peer)) => {
-                    episodes.accepted();
+                    episodes.resumed(Instant::now());
                     // One at a time: the cap is moot.
                     let Ok(reg) = control.register(&stream, usize::MAX) else {
                         return;
@@ -71,7 +72,7 @@ fn serve_in_turn(
                 Err(e) => match listen::accept_failure(&e) {
                     AcceptFailure::Retry => {}
                     AcceptFailure::Pause => {
-                        episodes.failed(listener.kind, e, 0);
+                        episodes.failed(listener.kind, e, 0, Instant::now());
                         thread::sleep(ACCEPT_BACKOFF);
                     }
                 },

@@ -6,6 +6,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use super::blocking;
 use super::control::{self, Control, Phase, Refused, Registration};
@@ -53,16 +54,16 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
         }
         match accepted {
             Ok((stream, peer)) => {
-                episodes.accepted();
+                episodes.resumed(Instant::now());
                 match control.register(&stream, shared.limits.max_conns) {
                     Ok(reg) => {
-                        episodes.admitted();
+                        episodes.room(Instant::now());
                         start(kind, Served { reg, stream }, peer, shared);
                     }
                     // Dropping the stream closes it: the client reads end-of-stream.
                     Err(Refused::Full(open)) => {
                         control.stats().refused();
-                        episodes.refused(open);
+                        episodes.refused(open, Instant::now());
                     }
                     Err(Refused::Stopping) => return,
                 }
@@ -70,7 +71,8 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
             Err(e) => match listen::accept_failure(&e) {
                 AcceptFailure::Retry => {}
                 AcceptFailure::Pause => {
-                    episodes.failed(kind, e, control.stats().open_now() as usize);
+                    let open = control.stats().open_now() as usize;
+                    episodes.failed(kind, e, open, Instant::now());
                     thread::sleep(ACCEPT_BACKOFF);
                 }
             },
