@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use getopts::{Matches, Options};
 
-use super::{failed, parse_addr, parse_count, parse_secs, parse_size, usage_error, EXIT_FAILED};
+use super::{
+    failed, parse_addr, parse_args, parse_count, parse_secs, parse_size, usage_error, EXIT_FAILED,
+};
 use tcpserve::bench;
 use tcpserve::config::Model;
 
@@ -36,23 +38,20 @@ fn bench_options() -> Options {
     opts
 }
 
+/// What `--help` says after the options.
+const ABOUT: &str = "echo: closed loop; every byte checked. file: repeated downloads (name, \
+     half-close, read to the end). idle: one round trip per connection, then held; \
+     with --pid, the server's memory growth per connection and its threads.\n\
+     Exit status 1 if any error, mismatched byte or short download.";
+
+/// `tcpserve bench`, from its arguments to its exit status.
 pub fn command(args: &[OsString]) -> ExitCode {
     let opts = bench_options();
     let brief = BENCH_BRIEF;
-    let matches = match opts.parse(args) {
+    let matches = match parse_args("bench", &opts, args, brief, ABOUT) {
         Ok(m) => m,
-        Err(e) => return usage_error("bench", &e.to_string(), brief),
+        Err(done) => return done,
     };
-    if matches.opt_present("help") {
-        println!(
-            "{}\n\necho: closed loop; every byte checked. file: repeated downloads (name, \
-             half-close, read to the end). idle: one round trip per connection, then held; \
-             with --pid, the server's memory growth per connection and its threads.\n\
-             Exit status 1 if any error, mismatched byte or short download.",
-            opts.usage(brief)
-        );
-        return ExitCode::SUCCESS;
-    }
     if matches.free.first().map(String::as_str) == Some("compare") {
         return bench_compare(&matches, brief);
     }

@@ -5,12 +5,20 @@ use std::process::ExitCode;
 
 use getopts::Options;
 
-use super::{client_timeout, failed, usage_error};
+use super::{client_timeout, failed, parse_args, usage_error};
 use tcpserve::clients::{self, get, http};
 
 const GET_BRIEF: &str = "usage: tcpserve get ADDR NAME [-o PATH] [--force] [--timeout SECS]
        tcpserve get http://HOST[:PORT]/PATH [-o PATH] [--force] [--continue] [--timeout SECS]";
 
+/// What `--help` says after the options.
+const ABOUT: &str = "ADDR NAME: sends NAME, saves what comes back until the server closes. URL: \
+     an HTTP/1.1 GET, saved through DEST.part, which is kept if the download fails \
+     and resumed by --continue. Without -o the file is saved under NAME's (the URL \
+     path's) last component. The file appears only once the transfer ended cleanly; \
+     an existing file is kept unless --force.";
+
+/// `tcpserve get`, from its arguments to its exit status.
 pub fn command(args: &[OsString]) -> ExitCode {
     let mut opts = Options::new();
     opts.optopt(
@@ -37,21 +45,10 @@ pub fn command(args: &[OsString]) -> ExitCode {
     );
     opts.optflag("h", "help", "show this help");
     let brief = GET_BRIEF;
-    let matches = match opts.parse(args) {
+    let matches = match parse_args("get", &opts, args, brief, ABOUT) {
         Ok(m) => m,
-        Err(e) => return usage_error("get", &e.to_string(), brief),
+        Err(done) => return done,
     };
-    if matches.opt_present("help") {
-        println!(
-            "{}\n\nADDR NAME: sends NAME, saves what comes back until the server closes. URL: \
-             an HTTP/1.1 GET, saved through DEST.part, which is kept if the download fails \
-             and resumed by --continue. Without -o the file is saved under NAME's (the URL \
-             path's) last component. The file appears only once the transfer ended cleanly; \
-             an existing file is kept unless --force.",
-            opts.usage(brief)
-        );
-        return ExitCode::SUCCESS;
-    }
     let timeout = match client_timeout(&matches) {
         Ok(t) => t,
         Err(message) => return usage_error("get", &message, brief),

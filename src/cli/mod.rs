@@ -8,12 +8,13 @@ pub mod get;
 pub mod send;
 pub mod serve;
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use getopts::Matches;
+use getopts::{Matches, Options};
 use log::LevelFilter;
 
 pub const EXIT_FAILED: u8 = 1;
@@ -34,6 +35,25 @@ pub fn usage_error(command: &str, message: &str, usage: &str) -> ExitCode {
 pub fn failed(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(io::stderr(), "tcpserve: {message}");
     ExitCode::from(EXIT_FAILED)
+}
+
+/// A subcommand's arguments parsed by `opts`. A bad command line is the usage error, and
+/// `--help` prints the options and `about`: either ends the command, with the status given.
+pub fn parse_args(
+    command: &str,
+    opts: &Options,
+    args: &[OsString],
+    brief: &str,
+    about: &str,
+) -> Result<Matches, ExitCode> {
+    let matches = opts
+        .parse(args)
+        .map_err(|e| usage_error(command, &e.to_string(), brief))?;
+    if matches.opt_present("help") {
+        println!("{}\n\n{about}", opts.usage(brief));
+        return Err(ExitCode::SUCCESS);
+    }
+    Ok(matches)
 }
 
 /// The interactive commands log their few lines (warnings only) straight to stderr, in order

@@ -6,10 +6,17 @@ use std::process::ExitCode;
 
 use getopts::Options;
 
-use super::{client_timeout, failed, usage_error};
+use super::{client_timeout, failed, parse_args, usage_error};
 use tcpserve::clients::{self, send};
 
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
+/// What `--help` says after the options.
+const ABOUT: &str =
+    "With MESSAGE, sends it (words joined by spaces) and prints the reply; exits 0 \
+     if the reply equals it.\nWithout, sends each line of standard input and prints \
+     each reply.";
+
+/// `tcpserve send`, from its arguments to its exit status.
 pub fn command(args: &[OsString]) -> ExitCode {
     let mut opts = Options::new();
     opts.optopt(
@@ -20,19 +27,10 @@ pub fn command(args: &[OsString]) -> ExitCode {
     );
     opts.optflag("h", "help", "show this help");
     let brief = SEND_BRIEF;
-    let matches = match opts.parse(args) {
+    let matches = match parse_args("send", &opts, args, brief, ABOUT) {
         Ok(m) => m,
-        Err(e) => return usage_error("send", &e.to_string(), brief),
+        Err(done) => return done,
     };
-    if matches.opt_present("help") {
-        println!(
-            "{}\n\nWith MESSAGE, sends it (words joined by spaces) and prints the reply; exits 0 \
-             if the reply equals it.\nWithout, sends each line of standard input and prints \
-             each reply.",
-            opts.usage(brief)
-        );
-        return ExitCode::SUCCESS;
-    }
     let timeout = match client_timeout(&matches) {
         Ok(t) => t,
         Err(message) => return usage_error("send", &message, brief),

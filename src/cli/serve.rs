@@ -8,7 +8,8 @@ use getopts::{Matches, Options};
 use log::LevelFilter;
 
 use super::{
-    failed, parse_addr, parse_count, parse_millis, parse_secs, parse_size, usage_error, EXIT_FAILED,
+    failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
+    EXIT_FAILED,
 };
 use tcpserve::config::{self, Config, Model};
 use tcpserve::logging::{self, access};
@@ -146,22 +147,19 @@ fn serve_options() -> Options {
     opts
 }
 
+/// What `--help` says after the options.
+const ABOUT: &str = "With no service option every service runs on its default address; \
+     with some, only those run.\nSIGINT or SIGTERM stops gracefully; a second one \
+     stops at once.";
+
+/// `tcpserve serve`, from its arguments to its exit status.
 pub fn command(args: &[OsString]) -> ExitCode {
     let opts = serve_options();
     let brief = SERVE_BRIEF;
-    let matches = match opts.parse(args) {
+    let matches = match parse_args("serve", &opts, args, brief, ABOUT) {
         Ok(m) => m,
-        Err(e) => return usage_error("serve", &e.to_string(), brief),
+        Err(done) => return done,
     };
-    if matches.opt_present("help") {
-        println!(
-            "{}\n\nWith no service option every service runs on its default address; \
-             with some, only those run.\nSIGINT or SIGTERM stops gracefully; a second one \
-             stops at once.",
-            opts.usage(brief)
-        );
-        return ExitCode::SUCCESS;
-    }
     if let Some(extra) = matches.free.first() {
         return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
     }
