@@ -1,23 +1,32 @@
-//! What a server is asked to do: which services on which addresses, and its limits.
+//! What a server is asked to do: which services on which addresses, the served directory, its
+//! limits and model ([`Config`], filled in by the public `Builder`), and the defaults it starts
+//! from ([`defaults`]).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::handlers::ServiceKind;
+use crate::handlers::Offer;
 use crate::logging::access;
 
-pub const DEFAULT_ECHO_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
-pub const DEFAULT_FILES_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8081);
-/// The services' own defaults, as the command line shows them.
-pub use crate::handlers::{DEFAULT_BUFFER, DEFAULT_NAME_WAIT, DEFAULT_REQUEST_TIMEOUT};
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_THREAD_STACK: usize = 64 * 1024;
+/// The defaults a [`Builder`](crate::Builder) starts from, as the command line shows them.
+pub mod defaults {
+    use std::time::Duration;
 
-/// How connections are served. All three run the same services (src/handlers).
+    pub use crate::handlers::{
+        DEFAULT_BUFFER as BUFFER, DEFAULT_NAME_WAIT as NAME_WAIT,
+        DEFAULT_REQUEST_TIMEOUT as REQUEST_TIMEOUT,
+    };
+    /// A connection that moves no byte either way for this long is closed.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// How long a graceful shutdown waits for connections with work in flight.
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The threads model's stack per connection thread.
+    pub const THREAD_STACK: usize = 64 * 1024;
+}
+
+/// How connections are served. All three run the same services, through the same
+/// [`Service`](crate::Service) contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
     /// One thread, one `mio` poll, every connection (src/reactor.rs).
@@ -30,8 +39,10 @@ pub enum Model {
 }
 
 impl Model {
+    /// Every model, in the order the comparison shows them.
     pub const ALL: [Model; 3] = [Model::Reactor, Model::Threads, Model::Iterative];
 
+    /// The model's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Model::Reactor => "reactor",
@@ -40,19 +51,18 @@ impl Model {
         }
     }
 
+    /// The model of that name, if any.
     pub fn from_name(name: &str) -> Option<Model> {
         Model::ALL.into_iter().find(|m| m.name() == name)
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct Config {
-    /// Where the echo service listens; `None` runs no echo service.
-    pub echo: Option<SocketAddr>,
-    /// Where the file-download service listens; `None` runs none.
-    pub files: Option<SocketAddr>,
+pub(crate) struct Config {
+    /// The services to run, each with the address it asked for, in the order given.
+    pub services: Vec<(Offer, SocketAddr)>,
     /// The directory the files service serves (resolved to an absolute path at start).
-    pub root: PathBuf,
+    pub root: Option<PathBuf>,
     /// Files: a name with no terminator is whole after this long without a byte; zero takes
     /// the first read as the whole name.
     pub name_wait: Duration,
@@ -77,27 +87,17 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            echo: Some(DEFAULT_ECHO_ADDR),
-            files: Some(DEFAULT_FILES_ADDR),
-            root: PathBuf::from("."),
-            name_wait: DEFAULT_NAME_WAIT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            services: Vec::new(),
+            root: None,
+            name_wait: defaults::NAME_WAIT,
+            request_timeout: defaults::REQUEST_TIMEOUT,
+            idle_timeout: defaults::IDLE_TIMEOUT,
             max_conns: None,
-            buffer: DEFAULT_BUFFER,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            buffer: defaults::BUFFER,
+            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
             model: Model::Reactor,
-            thread_stack: DEFAULT_THREAD_STACK,
+            thread_stack: defaults::THREAD_STACK,
             access_format: access::Format::Common,
         }
-    }
-}
-
-impl Config {
-    /// The services to run, each with the address it asked for.
-    pub fn services(&self) -> Vec<(ServiceKind, SocketAddr)> {
-        let echo = self.echo.map(|addr| (ServiceKind::Echo, addr));
-        let files = self.files.map(|addr| (ServiceKind::Files, addr));
-        echo.into_iter().chain(files).collect()
     }
 }

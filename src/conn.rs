@@ -13,19 +13,20 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::TcpStream;
 
-use crate::handlers::{
-    Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport, Wakeup,
-};
+use crate::driver::{self, Due, Moved, Progress};
+use crate::handlers::{AnyService, Ctx, Next, Reason, Settings, Transport, Wakeup};
 use crate::stats::Stats;
+use crate::sys;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
 /// next turn of the loop, so one fast client cannot starve the others.
-pub const TURN_BUDGET: u64 = 1024 * 1024;
+pub(crate) const TURN_BUDGET: u64 = 1024 * 1024;
 
 /// Readiness the connection has been told of and not yet used up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,20 +51,20 @@ impl Ready {
 }
 
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
-    service: Service,
+    service: AnyService,
     ready: Ready,
     /// Tells a reused slab slot's timers apart from its previous owner's.
     serial: u32,
     peer: SocketAddr,
-    last_progress: Instant,
+    progress: Progress,
     /// When this connection's live timer entry fires; entries at other times are stale.
     armed_at: Instant,
 }
 
 /// What one turn of a connection came to.
-pub struct Turn {
+pub(crate) struct Turn {
     pub next: Next,
     /// The turn stopped on the budget, not because the socket would block: run it again soon.
     pub yielded: bool,
@@ -73,18 +74,17 @@ impl Conn {
     pub fn new(
         stream: TcpStream,
         peer: SocketAddr,
-        kind: ServiceKind,
+        service: AnyService,
         serial: u32,
-        settings: &Settings,
         now: Instant,
     ) -> Conn {
         Conn {
             stream,
-            service: Service::new(kind, settings, now),
+            service,
             ready: Ready::default(),
             serial,
             peer,
-            last_progress: now,
+            progress: Progress::new(now),
             armed_at: now,
         }
     }
@@ -95,25 +95,11 @@ impl Conn {
     pub fn serial(&self) -> u32 {
         self.serial
     }
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-    pub fn kind(&self) -> ServiceKind {
-        self.service.kind()
-    }
     pub fn buffered(&self) -> usize {
         self.service.buffered()
     }
     pub fn at_rest(&self) -> bool {
         self.service.at_rest()
-    }
-    pub fn mid_answer(&self) -> bool {
-        self.service.mid_answer()
-    }
-
-    /// When the connection is due to be closed for making no progress.
-    pub fn idle_deadline(&self, idle_timeout: Duration) -> Instant {
-        self.last_progress + idle_timeout
     }
 
     /// When the service wants to be called back, if it does.
@@ -121,11 +107,16 @@ impl Conn {
         self.service.deadline(settings)
     }
 
-    /// The nearest of the two deadlines.
+    /// The nearest of the service's deadline and the idle deadline.
     pub fn deadline(&self, idle_timeout: Duration, settings: &Settings) -> Instant {
-        let idle = self.idle_deadline(idle_timeout);
-        self.service_deadline(settings)
-            .map_or(idle, |d| d.min(idle))
+        self.progress
+            .deadline(&self.service, settings, idle_timeout)
+    }
+
+    /// What is due at `now`, if anything.
+    pub fn due(&self, idle_timeout: Duration, settings: &Settings, now: Instant) -> Option<Due> {
+        self.progress
+            .due(&self.service, settings, idle_timeout, now)
     }
 
     pub fn armed_at(&self) -> Instant {
@@ -137,9 +128,24 @@ impl Conn {
         self.armed_at = at;
     }
 
-    /// The driver closes the connection for its own reason; the service may log what it loses.
-    pub fn abandon(&mut self, reason: Reason, now: Instant, settings: &Settings) {
-        self.service.abandon(reason, self.peer, now, settings);
+    /// Ends the service before the socket closes (see [`driver::finish`]).
+    pub fn finish(
+        &mut self,
+        reason: Reason,
+        scratch: &mut [u8],
+        settings: &Settings,
+        now: Instant,
+    ) {
+        let fd = self.stream.as_raw_fd();
+        driver::finish(
+            &mut self.service,
+            reason,
+            fd,
+            scratch,
+            settings,
+            self.peer,
+            now,
+        );
     }
 
     /// Records what a poll event says of the socket.
@@ -170,26 +176,36 @@ impl Conn {
         let mut io = EdgeIo {
             stream: &mut self.stream,
             ready: &mut self.ready,
-            bytes_in: 0,
-            bytes_out: 0,
-            dropped: 0,
+            moved: Moved::default(),
             yielded: false,
         };
-        let mut ctx = Ctx {
-            scratch,
-            settings,
-            clock: Clock::Turn(now),
-            peer: self.peer,
-        };
+        let mut ctx = Ctx::at(scratch, settings, self.peer, now);
         let next = self.service.turn(wakeup, &mut io, &mut ctx);
-        let (bytes_in, bytes_out, yielded) = (io.bytes_in, io.bytes_out, io.yielded);
-        if bytes_in + bytes_out > 0 {
-            self.last_progress = now;
-        }
-        stats.bytes_in += bytes_in + io.dropped;
-        stats.bytes_out += bytes_out;
+        let (moved, yielded) = (io.moved, io.yielded);
+        self.progress.record(&moved, now);
+        stats.bytes_in += moved.bytes_in + moved.dropped;
+        stats.bytes_out += moved.bytes_out;
         stats.buffered = stats.buffered + self.service.buffered() as u64 - before;
         Turn { next, yielded }
+    }
+}
+
+/// The reactor's nonblocking socket, under `EdgeIo`.
+impl Transport for mio::net::TcpStream {
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
+    }
+
+    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(self, buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buf)
     }
 }
 
@@ -198,17 +214,14 @@ impl Conn {
 struct EdgeIo<'a, S> {
     stream: &'a mut S,
     ready: &'a mut Ready,
-    /// Bytes the service read, wrote, and read only to drop (not progress).
-    bytes_in: u64,
-    bytes_out: u64,
-    dropped: u64,
+    moved: Moved,
     yielded: bool,
 }
 
 impl<S> EdgeIo<'_, S> {
     /// What the turn may still move; at 0, says it yielded.
     fn budget_left(&mut self) -> usize {
-        let left = TURN_BUDGET.saturating_sub(self.bytes_in + self.bytes_out + self.dropped);
+        let left = TURN_BUDGET.saturating_sub(self.moved.total());
         if left == 0 {
             self.yielded = true;
         }
@@ -242,7 +255,7 @@ impl<S> EdgeIo<'_, S> {
                 if n < asked {
                     self.ready.clear(Ready::WRITE);
                 }
-                self.bytes_out += n as u64;
+                self.moved.bytes_out += n as u64;
                 Ok(n)
             }
             Err(e) => {
@@ -269,7 +282,7 @@ impl<S: Read> Read for EdgeIo<'_, S> {
                 if n > 0 && n < buf.len() && !self.ready.has(Ready::DRAIN) {
                     self.ready.clear(Ready::READ);
                 }
-                self.bytes_in += n as u64;
+                self.moved.bytes_in += n as u64;
                 Ok(n)
             }
             Err(e) => {
@@ -301,10 +314,9 @@ impl<S: Transport> Transport for EdgeIo<'_, S> {
     /// The reactor's sockets are nonblocking: a read never waits anyway. Counted, but not
     /// as progress.
     fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let before = self.bytes_in;
+        let before = self.moved.bytes_in;
         let result = self.read(buf);
-        self.dropped += self.bytes_in - before;
-        self.bytes_in = before;
+        self.moved.dropped_since(before);
         result
     }
 
@@ -337,9 +349,7 @@ mod tests {
         EdgeIo {
             stream,
             ready,
-            bytes_in: 0,
-            bytes_out: 0,
-            dropped: 0,
+            moved: Moved::default(),
             yielded: false,
         }
     }

@@ -1,18 +1,23 @@
 //! What every driver (the reactor, the threaded and the iterative models) shares with the
-//! others and with whoever starts it: what it is handed to serve ([`Setup`], [`Limits`]) and
-//! how serving ended ([`Ending`]). The drivers are peers: each imports this module, none imports
-//! another, and `server.rs`, which chooses one, imports them all.
+//! others and with whoever starts it: what it is handed to serve ([`Setup`], [`Limits`]), how it
+//! counts a turn's bytes ([`Moved`]), when a connection is due ([`Progress`]: its service's
+//! deadline, then the idle timeout), how a connection is ended ([`finish`]), and how serving
+//! ended ([`Ending`]). The drivers are peers: each imports this module, none imports another,
+//! and `server.rs`, which chooses one, imports them all.
 
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::handlers::Settings;
+use crate::handlers::{AnyService, Ctx, Reason, Settings};
 use crate::listen::Listener;
 use crate::stats::SharedStats;
 use crate::stop::StopSignal;
+use crate::sys;
 
 /// What every model needs to serve: built by `Server::bind`, consumed by the model's driver.
-pub struct Setup {
+pub(crate) struct Setup {
     pub listeners: Vec<Listener>,
     pub settings: Settings,
     pub limits: Limits,
@@ -22,7 +27,7 @@ pub struct Setup {
 
 /// The limits every model enforces.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub idle_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub max_conns: usize,
@@ -37,4 +42,229 @@ pub enum Ending {
     Graceful,
     /// A second stop request arrived during shutdown; connections were cut.
     Forced,
+}
+
+/// Bytes one turn moved. Input a service reads only to drop it crossed the wire, so it is
+/// counted, but it is no progress: it does not hold off the idle timeout.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub dropped: u64,
+}
+
+impl Moved {
+    /// Whether the turn moved a byte either way that counts as progress.
+    pub fn progressed(&self) -> bool {
+        self.bytes_in + self.bytes_out > 0
+    }
+
+    /// Everything the turn moved, dropped input included.
+    pub fn total(&self) -> u64 {
+        self.bytes_in + self.bytes_out + self.dropped
+    }
+
+    /// Input read since `bytes_in` was `before` was read only to be dropped.
+    pub fn dropped_since(&mut self, before: u64) {
+        self.dropped += self.bytes_in - before;
+        self.bytes_in = before;
+    }
+}
+
+/// What is due for a connection: its service's own deadline comes first, then the idle timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// The service's deadline: give it its `on_deadline` turn.
+    Service,
+    /// No byte moved for the idle timeout: close it.
+    Idle,
+}
+
+/// When a connection last made progress, and what that makes due.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    last: Instant,
+}
+
+impl Progress {
+    pub fn new(now: Instant) -> Progress {
+        Progress { last: now }
+    }
+
+    /// A turn that ended at `now` moved `moved`.
+    pub fn record(&mut self, moved: &Moved, now: Instant) {
+        if moved.progressed() {
+            self.last = now;
+        }
+    }
+
+    /// When the connection is closed for making no progress.
+    pub fn idle_deadline(&self, idle_timeout: Duration) -> Instant {
+        self.last + idle_timeout
+    }
+
+    /// The nearer of the service's deadline and the idle deadline.
+    pub fn deadline(&self, service: &AnyService, settings: &Settings, idle: Duration) -> Instant {
+        let idle = self.idle_deadline(idle);
+        service.deadline(settings).map_or(idle, |due| due.min(idle))
+    }
+
+    /// What is due at `now`, if anything.
+    pub fn due(
+        &self,
+        service: &AnyService,
+        settings: &Settings,
+        idle: Duration,
+        now: Instant,
+    ) -> Option<Due> {
+        if service.deadline(settings).is_some_and(|due| due <= now) {
+            Some(Due::Service)
+        } else if self.idle_deadline(idle) <= now {
+            Some(Due::Idle)
+        } else {
+            None
+        }
+    }
+}
+
+/// Ends a connection's service for `reason`, before its socket `fd` closes. For the driver's
+/// own reasons (idle, shutdown), a service cut mid-answer gets a reset rather than a FIN, so
+/// the peer cannot take what it got for all of it, and the service logs what it loses. Then
+/// the one line for the connection's end.
+pub(crate) fn finish(
+    service: &mut AnyService,
+    reason: Reason,
+    fd: RawFd,
+    scratch: &mut [u8],
+    settings: &Settings,
+    peer: SocketAddr,
+    now: Instant,
+) {
+    if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
+        if service.mid_answer() {
+            sys::reset_on_close(fd);
+        }
+        let mut cx = Ctx::at(scratch, settings, peer, now);
+        service.abandon(reason, &mut cx);
+    }
+    reason.log(service.name(), peer);
+}
+
+/// Where a server is in stopping; every driver goes through the same phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    Serving = 0,
+    /// No longer accepting; connections with work in flight may finish, until the shutdown
+    /// timeout.
+    Draining = 1,
+    /// Every connection is being closed now.
+    Cut = 2,
+}
+
+/// How stop requests and the shutdown timeout move a server through its [`Phase`]s, the same
+/// for every driver: the first request drains, any later one cuts (a forced stop), and a drain
+/// that outlasts the shutdown timeout cuts what is left (still a graceful stop).
+#[derive(Debug)]
+pub(crate) struct Shutdown {
+    phase: Phase,
+    /// When a drain gives up on what is left.
+    until: Option<Instant>,
+    timeout: Duration,
+    ending: Ending,
+}
+
+impl Shutdown {
+    pub fn new(timeout: Duration) -> Shutdown {
+        Shutdown {
+            phase: Phase::Serving,
+            until: None,
+            timeout,
+            ending: Ending::Graceful,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// `count` stop requests arrived at `now`: the phase they move to, if they move it.
+    pub fn requested(&mut self, count: usize, now: Instant) -> Option<Phase> {
+        let next = match (self.phase, count) {
+            (_, 0) | (Phase::Cut, _) => return None,
+            (Phase::Serving, 1) => Phase::Draining,
+            (Phase::Serving | Phase::Draining, _) => {
+                self.ending = Ending::Forced;
+                Phase::Cut
+            }
+        };
+        if next == Phase::Draining {
+            self.until = Some(now + self.timeout);
+        }
+        self.phase = next;
+        Some(next)
+    }
+
+    /// When a drain in progress gives up on what is left.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.until.filter(|_| self.phase == Phase::Draining)
+    }
+
+    /// A drain has outlasted the shutdown timeout at `now`: the rest is cut (gracefully).
+    pub fn timed_out(&mut self, now: Instant) -> bool {
+        let out = self.drain_deadline().is_some_and(|until| until <= now);
+        if out {
+            self.phase = Phase::Cut;
+        }
+        out
+    }
+
+    /// How serving ended, once it has: cut, or drained with `empty` connections left.
+    pub fn ending(&self, empty: bool) -> Option<Ending> {
+        match self.phase {
+            Phase::Cut => Some(self.ending),
+            Phase::Draining if empty => Some(Ending::Graceful),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_stop_drains_until_the_timeout_and_a_second_cuts() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut shutdown = Shutdown::new(10 * second);
+        assert_eq!(shutdown.requested(0, now), None);
+        assert_eq!(shutdown.ending(true), None, "serving");
+        assert_eq!(shutdown.requested(1, now), Some(Phase::Draining));
+        assert_eq!(shutdown.drain_deadline(), Some(now + 10 * second));
+        assert_eq!(shutdown.ending(false), None, "still draining");
+        assert_eq!(shutdown.ending(true), Some(Ending::Graceful));
+        assert_eq!(shutdown.requested(1, now + second), Some(Phase::Cut));
+        assert_eq!(shutdown.ending(false), Some(Ending::Forced));
+        assert_eq!(shutdown.requested(1, now + second), None, "cut is the end");
+    }
+
+    #[test]
+    fn two_requests_at_once_cut_and_a_drain_that_lasts_too_long_is_cut_gracefully() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut shutdown = Shutdown::new(second);
+        assert_eq!(shutdown.requested(2, now), Some(Phase::Cut));
+        assert_eq!(shutdown.ending(false), Some(Ending::Forced));
+
+        let mut shutdown = Shutdown::new(second);
+        assert!(
+            !shutdown.timed_out(now + 5 * second),
+            "no drain, no timeout"
+        );
+        shutdown.requested(1, now);
+        assert!(!shutdown.timed_out(now + second / 2));
+        assert!(shutdown.timed_out(now + second));
+        assert_eq!(shutdown.ending(false), Some(Ending::Graceful));
+    }
 }

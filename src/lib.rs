@@ -1,32 +1,59 @@
-//! `tcpserve`: a small TCP server on one hand-rolled `mio` event loop.
+//! `tcpserve`: a small TCP server on one hand-rolled `mio` event loop, as a library.
 //!
-//! The [`reactor`] polls listeners and a slab of [`conn`]ections; each connection runs a
-//! service from [`handlers`] (a state machine that never names `mio`): echo, or file downloads
-//! confined by [`root`]. [`server`] binds a [`Config`] and runs the reactor; [`clients`] are the
-//! matching command-line clients. [`http`] holds the socket-free parts of HTTP/1.1 on the
-//! files port (request parsing, targets, ranges, dates, response heads).
+//! A program builds a [`Server`] from services on addresses: the built-in echo and file
+//! downloads (raw names and HTTP/1.1 on one port, with `sendfile`, backpressure and
+//! confinement to one directory), and its own protocols, each a [`Service`]: a per-connection
+//! state machine handed its socket and returning what it waits for. The same services run on
+//! any [`Model`]: the event loop, a thread per connection, or one client at a time. Then it
+//! runs the server on the calling thread ([`Server::run`]), on a thread of its own behind a
+//! [`Handle`] ([`Server::spawn`]), or a turn at a time from its own loop ([`EventLoop::poll`]).
+//!
+//! ```no_run
+//! use tcpserve::{Model, Server};
+//!
+//! let handle = Server::builder()
+//!     .files(([127, 0, 0, 1], 8081), "/srv/www")
+//!     .echo(([127, 0, 0, 1], 8080))
+//!     .model(Model::Reactor)
+//!     .start()?;
+//! println!("serving files on {}", handle.addr("files").unwrap());
+//! handle.stopper().stop_on_signals()?;
+//! handle.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A program's own protocol implements [`Service`]; `examples/kv.rs` is a complete one, and
+//! README's "Embedding" section walks through it. Log lines go through the `log` facade (the
+//! access log under the target `tcpserve::access`), so the program's own logger receives them.
+#![warn(missing_docs)]
 
-pub mod bench;
-pub mod cache;
-pub mod clients;
-pub mod config;
-pub mod conn;
-pub mod content;
-pub mod driver;
-pub mod handlers;
+mod cache;
+mod config;
+mod conn;
+mod content;
+mod driver;
+mod handlers;
+mod listen;
+mod models;
+mod reactor;
+mod server;
+mod stats;
+mod stop;
+
+// Not API: the `tcpserve` command (its clients, `bench`, its logger) and the integration tests
+// use these parts of the library; nothing about them is promised to a program that embeds it.
+#[doc(hidden)]
 pub mod http;
-pub mod listen;
+#[doc(hidden)]
 pub mod logging;
-pub mod models;
-pub mod reactor;
+#[doc(hidden)]
 pub mod root;
-pub mod server;
-pub mod stats;
-pub mod stop;
+#[doc(hidden)]
 pub mod sys;
 
-pub use config::{Config, Model};
+pub use config::{defaults, Model};
 pub use driver::Ending;
-pub use handlers::ServiceKind;
-pub use server::{Handle, Server, StartError};
+pub use handlers::{Ctx, Echo, Next, Pending, Reason, Service, Settings, Transport};
+pub use server::{AccessFormat, Builder, EventLoop, Handle, Server, StartError};
 pub use stats::Stats;
+pub use stop::Stopper;

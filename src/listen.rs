@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::handlers::ServiceKind;
+use crate::handlers::Offer;
 use crate::logging::{Held, Throttle};
 
 /// Listen backlog: deep enough for a burst of thousands of connections (the kernel caps it at
@@ -21,8 +21,8 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A bound listening socket and the service it offers.
 #[derive(Debug)]
-pub struct Listener {
-    pub kind: ServiceKind,
+pub(crate) struct Listener {
+    pub offer: Offer,
     pub socket: TcpListener,
 }
 
@@ -65,16 +65,15 @@ static PAUSES: Throttle = Throttle::new();
 static FULL: Throttle = Throttle::new();
 
 /// An accept failed for want of a resource, in an episode that has `said` so far.
-fn log_pause(said: &mut Said, kind: ServiceKind, error: &io::Error, open: usize, now: Instant) {
+fn log_pause(said: &mut Said, name: &str, error: &io::Error, open: usize, now: Instant) {
     if said.0 {
         return;
     }
     if let Some(held) = PAUSES.admit(now) {
         said.0 = true;
         log::warn!(
-            "{}: cannot accept ({error}); {open} connections open; pausing until one \
+            "{name}: cannot accept ({error}); {open} connections open; pausing until one \
              closes{}",
-            kind.name(),
             Held(held)
         );
     }
@@ -127,9 +126,9 @@ pub struct Episodes {
 impl Episodes {
     /// `accept` failed for want of a resource: a pause starts, or goes on (its start and first
     /// error stand).
-    pub fn failed(&mut self, kind: ServiceKind, error: io::Error, open: usize, now: Instant) {
+    pub fn failed(&mut self, name: &str, error: io::Error, open: usize, now: Instant) {
         let (_, error, said) = self.paused.get_or_insert((now, error, Said::default()));
-        log_pause(said, kind, error, open, now);
+        log_pause(said, name, error, open, now);
     }
 
     /// `accept` works again: a pause ends.

@@ -1,7 +1,9 @@
 //! The `tcpserve` command: dispatches to a subcommand (`src/cli/`). Exit status: 0 done,
 //! 1 failed (address in use, connection refused, ...), 2 bad command line.
 
+mod bench;
 mod cli;
+mod clients;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

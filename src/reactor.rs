@@ -14,7 +14,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,12 +22,11 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::conn::{Conn, Turn};
-use crate::driver::{Ending, Limits, Setup};
-use crate::handlers::{Next, Reason, ServiceKind, Settings, Wakeup, SCRATCH_SIZE};
+use crate::driver::{Due, Ending, Limits, Phase, Setup, Shutdown};
+use crate::handlers::{AnyService, Next, Offer, Reason, Settings, Wakeup, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::stats::{SharedStats, Stats};
 use crate::stop::StopSignal;
-use crate::sys;
 
 const STOP: Token = Token(0);
 const FIRST_LISTENER: usize = 1;
@@ -38,7 +36,7 @@ const EVENTS_PER_POLL: usize = 1024;
 /// A listening socket in the poll.
 #[derive(Debug)]
 struct Watched {
-    kind: ServiceKind,
+    offer: Offer,
     socket: TcpListener,
 }
 
@@ -56,21 +54,105 @@ enum Accepting {
     Retrying,
 }
 
-#[derive(Debug)]
-enum Phase {
-    Serving,
-    /// Listeners closed; waiting for connections with work in flight, until `until`.
-    Draining {
-        until: Instant,
-    },
-    Ended(Ending),
+impl Accepting {
+    /// Whether an accept may be tried now (not during a pause's back-off).
+    fn open(self) -> bool {
+        !matches!(self, Accepting::Paused { .. })
+    }
+
+    /// Whether a pause's back-off is over at `now`.
+    fn retry_due(self, now: Instant) -> bool {
+        matches!(self, Accepting::Paused { retry_at } if retry_at <= now)
+    }
+
+    /// Starts a retry if accepting is paused; false if it was not.
+    fn begin_retry(&mut self) -> bool {
+        let paused = !self.open();
+        if paused {
+            *self = Accepting::Retrying;
+        }
+        paused
+    }
+
+    /// A retry took a client, or drained every backlog: accepting is open again. True if
+    /// that ended a pause (a retry was under way).
+    fn took_client(&mut self) -> bool {
+        let retrying = *self == Accepting::Retrying;
+        if retrying {
+            *self = Accepting::Open;
+        }
+        retrying
+    }
 }
 
-pub struct Reactor {
+/// A timer entry: when, and for which connection (slab key, serial).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry(Instant, usize, u32);
+
+/// Whether `entry` is its connection's live one: not closed since, not superseded.
+fn is_live(conns: &Slab<Conn>, Entry(at, key, serial): Entry) -> bool {
+    conns
+        .get(key)
+        .is_some_and(|c| c.serial() == serial && c.armed_at() == at)
+}
+
+/// The timer heap, kept lazily: entries are never removed when a connection closes or its
+/// deadline moves; whether an entry still stands is asked (`live`) when it comes up.
+#[derive(Debug, Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<Entry>>,
+}
+
+impl Timers {
+    fn arm(&mut self, entry: Entry) {
+        self.heap.push(Reverse(entry));
+    }
+
+    /// When the nearest live entry is due; dead ones at the top are dropped on the way, so a
+    /// closed connection's entry never wakes the loop.
+    fn next(&mut self, live: impl Fn(Entry) -> bool) -> Option<Instant> {
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if live(entry) {
+                return Some(entry.0);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes the nearest live entry due by `now`, skipping dead ones.
+    fn pop_due(&mut self, now: Instant, live: impl Fn(Entry) -> bool) -> Option<Entry> {
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if entry.0 > now {
+                return None;
+            }
+            self.heap.pop();
+            if live(entry) {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    /// Dead entries wait in the heap until they come up; when they outnumber the `open`
+    /// connections' live ones, sweep them out so the heap stays proportional to those.
+    fn sweep(&mut self, open: usize, live: impl Fn(Entry) -> bool) {
+        if self.heap.len() > 2 * open + 64 {
+            self.heap.retain(|&Reverse(entry)| live(entry));
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+pub(crate) struct Reactor {
     poll: Poll,
     listeners: Vec<Watched>,
     conns: Slab<Conn>,
-    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    timers: Timers,
     /// Connections that used up their turn's budget with work left, to run again before
     /// sleeping; `again_now` is the batch being run, kept to reuse its allocation.
     again: Vec<(usize, u32)>,
@@ -80,12 +162,14 @@ pub struct Reactor {
     limits: Limits,
     accepting: Accepting,
     episodes: Episodes,
-    phase: Phase,
+    shutdown: Shutdown,
     stop: StopSignal,
-    stops_seen: usize,
     next_serial: u32,
     stats: Stats,
     shared: Arc<SharedStats>,
+    events: Events,
+    /// The time as read after the last poll.
+    now: Instant,
 }
 
 impl Reactor {
@@ -101,19 +185,20 @@ impl Reactor {
         let registry = poll.registry();
         registry.register(&mut stop.0, STOP, Interest::READABLE)?;
         let mut watched = Vec::with_capacity(listeners.len());
-        for (i, Listener { kind, socket }) in listeners.into_iter().enumerate() {
+        for (i, Listener { offer, socket }) in listeners.into_iter().enumerate() {
             socket.set_nonblocking(true)?;
             let mut socket = TcpListener::from_std(socket);
             registry.register(&mut socket, Token(FIRST_LISTENER + i), Interest::READABLE)?;
-            watched.push(Watched { kind, socket });
+            watched.push(Watched { offer, socket });
         }
         let listeners = watched;
+        let shutdown = Shutdown::new(limits.shutdown_timeout);
         assert!(listeners.len() < FIRST_CONN - FIRST_LISTENER);
         Ok(Reactor {
             poll,
             listeners,
             conns: Slab::new(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             again: Vec::new(),
             again_now: Vec::new(),
             scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
@@ -121,49 +206,66 @@ impl Reactor {
             limits,
             accepting: Accepting::Open,
             episodes: Episodes::default(),
-            phase: Phase::Serving,
+            shutdown,
             stop,
-            stops_seen: 0,
             next_serial: 0,
             stats: Stats::default(),
             shared,
+            events: Events::with_capacity(EVENTS_PER_POLL),
+            now: Instant::now(),
         })
     }
 
     /// Serves until stopped.
     pub fn run(mut self) -> io::Result<Ending> {
-        let mut events = Events::with_capacity(EVENTS_PER_POLL);
-        let mut now = Instant::now();
         loop {
-            let timeout = self.poll_timeout(now);
-            if let Err(err) = self.poll.poll(&mut events, timeout) {
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            now = Instant::now();
-            for event in events.iter() {
-                match event.token() {
-                    STOP => self.on_stop(now),
-                    Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER, now),
-                    Token(t) => {
-                        let key = t - FIRST_CONN;
-                        // A token whose connection closed earlier in this batch is skipped.
-                        if let Some(conn) = self.conns.get_mut(key) {
-                            conn.on_event(event);
-                            self.drive(key, now);
-                        }
-                    }
-                }
-            }
-            self.run_again(now);
-            self.expire(now);
-            self.shared.publish(&self.stats);
-            if let Some(ending) = self.ending() {
+            if let Some(ending) = self.turn(None)? {
                 return Ok(ending);
             }
         }
+    }
+
+    /// One pass of the loop: waits for events, for at most `most` if given, but never past
+    /// the nearest deadline; hands each event to its connection; runs again the connections
+    /// that used up their budget, fires due timers, and publishes the counters. `Some` once
+    /// the server has ended.
+    pub fn turn(&mut self, most: Option<Duration>) -> io::Result<Option<Ending>> {
+        let timeout = match (self.poll_timeout(self.now), most) {
+            (Some(due), Some(most)) => Some(due.min(most)),
+            (due, most) => due.or(most),
+        };
+        // Taken out for the turn so the loop may borrow the reactor; an empty `Events` holds
+        // no allocation, so this costs nothing.
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, timeout);
+        let now = Instant::now();
+        self.now = now;
+        if let Err(err) = polled {
+            self.events = events;
+            return match err.kind() {
+                io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        for event in events.iter() {
+            match event.token() {
+                STOP => self.on_stop(now),
+                Token(t) if t < FIRST_CONN => self.accept(t - FIRST_LISTENER, now),
+                Token(t) => {
+                    let key = t - FIRST_CONN;
+                    // A token whose connection closed earlier in this batch is skipped.
+                    if let Some(conn) = self.conns.get_mut(key) {
+                        conn.on_event(event);
+                        self.drive(key, now);
+                    }
+                }
+            }
+        }
+        self.events = events;
+        self.run_again(now);
+        self.expire(now);
+        self.shared.publish(&self.stats);
+        Ok(self.ending())
     }
 
     /// Sleep until the nearest deadline; forever when nothing is due (an idle server makes no
@@ -172,18 +274,12 @@ impl Reactor {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        // A closed connection's entry must not wake the loop.
-        while let Some(&Reverse(entry)) = self.timers.peek() {
-            if self.is_live(entry) {
-                break;
-            }
-            self.timers.pop();
+        let conns = &self.conns;
+        let mut next = self.timers.next(|entry| is_live(conns, entry));
+        if let Accepting::Paused { retry_at } = self.accepting {
+            next = Some(next.map_or(retry_at, |t| t.min(retry_at)));
         }
-        let mut next = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        if let Accepting::Paused { retry_at, .. } = &self.accepting {
-            next = Some(next.map_or(*retry_at, |t| t.min(*retry_at)));
-        }
-        if let Phase::Draining { until } = self.phase {
+        if let Some(until) = self.shutdown.drain_deadline() {
             next = Some(next.map_or(until, |t| t.min(until)));
         }
         next.map(|at| at.saturating_duration_since(now))
@@ -206,7 +302,7 @@ impl Reactor {
         let conn = &mut self.conns[key];
         match turn.next {
             Next::Close(reason) => self.close(key, reason, now),
-            _ if matches!(self.phase, Phase::Draining { .. }) && conn.at_rest() => {
+            _ if self.shutdown.phase() == Phase::Draining && conn.at_rest() => {
                 self.close(key, Reason::Shutdown, now)
             }
             _ => {
@@ -218,7 +314,7 @@ impl Reactor {
                 if let Some(due) = conn.service_deadline(&self.settings) {
                     if due < conn.armed_at() {
                         conn.arm(due);
-                        self.timers.push(Reverse((due, key, conn.serial())));
+                        self.timers.arm(Entry(due, key, conn.serial()));
                     }
                 }
             }
@@ -239,50 +335,60 @@ impl Reactor {
     /// Takes every waiting client from listener `index` until the backlog is empty.
     fn accept(&mut self, index: usize, now: Instant) {
         loop {
-            if matches!(self.accepting, Accepting::Paused { .. }) {
+            if !self.accepting.open() {
                 return;
             }
             // Listeners are gone once shutdown starts; their late events are stale.
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let kind = listener.kind;
+            let name = listener.offer.name();
             match listener.socket.accept() {
-                Ok((stream, peer)) => self.admit(kind, stream, peer, now),
+                Ok((stream, peer)) if self.conns.len() >= self.limits.max_conns => {
+                    drop((stream, peer)); // the client reads end-of-stream
+                    self.refuse(now);
+                }
+                Ok((stream, peer)) => {
+                    let service = listener.offer.start(&self.settings, now);
+                    let nodelay = listener.offer.wants_nodelay();
+                    self.admit(service, nodelay, stream, peer, now)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => match listen::accept_failure(&e) {
-                    AcceptFailure::Retry => log::debug!("{}: accept: {e}", kind.name()),
-                    AcceptFailure::Pause => return self.pause_accepting(kind, e, now),
+                    AcceptFailure::Retry => log::debug!("{name}: accept: {e}"),
+                    AcceptFailure::Pause => return self.pause_accepting(name, e, now),
                 },
             }
         }
     }
 
+    /// A client came over `--max-conns`, and was closed at once.
+    fn refuse(&mut self, now: Instant) {
+        self.stats.refused += 1;
+        if self.accepting.took_client() {
+            // The retry took a client: the pause is over, whatever the cap says.
+            self.episodes.resumed(now);
+        }
+        self.episodes.refused(self.conns.len(), now);
+    }
+
     fn admit(
         &mut self,
-        kind: ServiceKind,
+        service: AnyService,
+        nodelay: bool,
         stream: TcpStream,
         peer: std::net::SocketAddr,
         now: Instant,
     ) {
-        if self.conns.len() >= self.limits.max_conns {
-            self.stats.refused += 1;
-            if self.accepting == Accepting::Retrying {
-                // The retry took a client: the pause is over, whatever the cap says.
-                self.episodes.resumed(now);
-                self.accepting = Accepting::Open;
-            }
-            self.episodes.refused(self.conns.len(), now);
-            return; // dropping the stream closes it: the client reads end-of-stream
-        }
-        if kind.wants_nodelay() {
+        if nodelay {
             let _ = stream.set_nodelay(true);
         }
+        let name = service.name();
         let serial = self.next_serial;
         self.next_serial = self.next_serial.wrapping_add(1);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        let mut conn = Conn::new(stream, peer, kind, serial, &self.settings, now);
+        let mut conn = Conn::new(stream, peer, service, serial, now);
         let due = conn.deadline(self.limits.idle_timeout, &self.settings);
         conn.arm(due);
         if let Err(e) = self.poll.registry().register(
@@ -292,22 +398,19 @@ impl Reactor {
             // like a drained socket (see conn.rs).
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         ) {
-            log::warn!(
-                "{} {peer}: cannot watch the new connection: {e}",
-                kind.name()
-            );
+            log::warn!("{name} {peer}: cannot watch the new connection: {e}");
             return;
         }
         entry.insert(conn);
         self.stats.accepted += 1;
         self.stats.open += 1;
-        self.timers.push(Reverse((due, key, serial)));
-        log::debug!("{} {peer}: accepted", kind.name());
+        self.timers.arm(Entry(due, key, serial));
+        log::debug!("{name} {peer}: accepted");
     }
 
     /// A failed retry goes on with the same episode (its start and first error stand).
-    fn pause_accepting(&mut self, kind: ServiceKind, error: io::Error, now: Instant) {
-        self.episodes.failed(kind, error, self.conns.len(), now);
+    fn pause_accepting(&mut self, name: &str, error: io::Error, now: Instant) {
+        self.episodes.failed(name, error, self.conns.len(), now);
         self.accepting = Accepting::Paused {
             retry_at: now + ACCEPT_BACKOFF,
         };
@@ -315,16 +418,15 @@ impl Reactor {
 
     /// Tries again during a pause, taking whatever waited in every backlog meanwhile.
     fn resume_accepting(&mut self, now: Instant) {
-        if !matches!(self.accepting, Accepting::Paused { .. }) {
+        if !self.accepting.begin_retry() {
             return;
         }
-        self.accepting = Accepting::Retrying;
         for index in 0..self.listeners.len() {
             self.accept(index, now);
         }
-        if self.accepting == Accepting::Retrying {
+        if self.accepting.took_client() {
+            // Every backlog drained without a failure: the pause is over.
             self.episodes.resumed(now);
-            self.accepting = Accepting::Open;
         }
     }
 
@@ -333,16 +435,9 @@ impl Reactor {
         let mut conn = self.conns.remove(key);
         self.stats.open -= 1;
         self.stats.closed += 1;
-        // Before abandon: a service that ends its request forgets what it held.
+        // Before finishing: a service that ends its request forgets what it held.
         self.stats.buffered -= conn.buffered() as u64;
-        if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
-            if conn.mid_answer() {
-                // Cut mid-answer: a reset, so the client cannot take what it got for all of it.
-                sys::reset_on_close(conn.stream_mut().as_raw_fd());
-            }
-            conn.abandon(reason, now, &self.settings);
-        }
-        reason.log(conn.kind(), conn.peer());
+        conn.finish(reason, &mut self.scratch, &self.settings, now);
         drop(conn);
         self.forget_stale_timers();
         match self.accepting {
@@ -351,83 +446,58 @@ impl Reactor {
         }
     }
 
-    /// Whether a timer entry is its connection's live one (not closed since, not superseded).
-    fn is_live(&self, (at, key, serial): (Instant, usize, u32)) -> bool {
-        self.conns
-            .get(key)
-            .is_some_and(|c| c.serial() == serial && c.armed_at() == at)
-    }
-
-    /// Entries of closed connections wait in the heap until they come up; when they outnumber
-    /// the live ones, sweep them out so the heap stays proportional to the open connections.
     fn forget_stale_timers(&mut self) {
-        if self.timers.len() > 2 * self.conns.len() + 64 {
-            let conns = &self.conns;
-            self.timers.retain(|&Reverse((at, key, serial))| {
-                conns
-                    .get(key)
-                    .is_some_and(|c| c.serial() == serial && c.armed_at() == at)
-            });
-        }
+        let conns = &self.conns;
+        self.timers
+            .sweep(conns.len(), |entry| is_live(conns, entry));
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&Reverse((at, key, serial))) = self.timers.peek() {
-            if at > now {
+        loop {
+            let conns = &self.conns;
+            let Some(Entry(_, key, serial)) = self.timers.pop_due(now, |e| is_live(conns, e))
+            else {
                 break;
-            }
-            self.timers.pop();
-            if !self.is_live((at, key, serial)) {
-                continue; // closed since, or superseded by a sooner entry
-            }
+            };
             let conn = &mut self.conns[key];
-            if conn
-                .service_deadline(&self.settings)
-                .is_some_and(|due| due <= now)
-            {
-                let (scratch, stats) = (&mut self.scratch, &mut self.stats);
-                let turn = conn.turn(scratch, &self.settings, stats, now, Wakeup::Deadline);
-                self.after_turn(key, turn, now);
-            } else if conn.idle_deadline(self.limits.idle_timeout) <= now {
-                self.close(key, Reason::IdleTimeout, now);
+            match conn.due(self.limits.idle_timeout, &self.settings, now) {
+                Some(Due::Service) => {
+                    let (scratch, stats) = (&mut self.scratch, &mut self.stats);
+                    let turn = conn.turn(scratch, &self.settings, stats, now, Wakeup::Deadline);
+                    self.after_turn(key, turn, now);
+                }
+                Some(Due::Idle) => self.close(key, Reason::IdleTimeout, now),
+                None => {}
             }
             // Still open: its one live entry moves to its next deadline.
             if let Some(conn) = self.conns.get_mut(key).filter(|c| c.serial() == serial) {
                 let due = conn.deadline(self.limits.idle_timeout, &self.settings);
                 conn.arm(due);
-                self.timers.push(Reverse((due, key, serial)));
+                self.timers.arm(Entry(due, key, serial));
             }
         }
-        if let Accepting::Paused { retry_at, .. } = &self.accepting {
-            if *retry_at <= now {
-                self.resume_accepting(now);
-            }
+        if self.accepting.retry_due(now) {
+            self.resume_accepting(now);
         }
-        if let Phase::Draining { until } = self.phase {
-            if until <= now && !self.conns.is_empty() {
-                let left = self.conns.len();
-                log::warn!("shutdown timeout: closing {left} connections still in flight");
-                self.close_all(Reason::Shutdown, now);
-                self.phase = Phase::Ended(Ending::Graceful);
-            }
+        if !self.conns.is_empty() && self.shutdown.timed_out(now) {
+            let left = self.conns.len();
+            log::warn!("shutdown timeout: closing {left} connections still in flight");
+            self.close_all(Reason::Shutdown, now);
         }
     }
 
     fn on_stop(&mut self, now: Instant) {
-        self.stops_seen += self.stop.take();
-        match self.phase {
-            _ if self.stops_seen == 0 => {}
-            Phase::Serving if self.stops_seen == 1 => self.begin_drain(now),
-            Phase::Ended(_) => {}
-            _ => {
+        match self.shutdown.requested(self.stop.take(), now) {
+            Some(Phase::Draining) => self.begin_drain(now),
+            Some(Phase::Cut) => {
                 log::warn!(
                     "second stop request: closing {} connections now",
                     self.conns.len()
                 );
                 self.stop_listening();
                 self.close_all(Reason::Shutdown, now);
-                self.phase = Phase::Ended(Ending::Forced);
             }
+            Some(Phase::Serving) | None => {}
         }
     }
 
@@ -449,9 +519,6 @@ impl Reactor {
             self.limits.shutdown_timeout,
             self.conns.len()
         );
-        self.phase = Phase::Draining {
-            until: now + self.limits.shutdown_timeout,
-        };
     }
 
     /// Closes the listeners: new clients are refused by the kernel from now on, and closing a
@@ -473,10 +540,189 @@ impl Reactor {
     }
 
     fn ending(&self) -> Option<Ending> {
-        match self.phase {
-            Phase::Ended(ending) => Some(ending),
-            Phase::Draining { .. } if self.conns.is_empty() => Some(Ending::Graceful),
-            _ => None,
+        self.shutdown.ending(self.conns.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::Offer;
+    use crate::stop;
+
+    const IDLE: Duration = Duration::from_secs(60);
+
+    /// A reactor serving echo on a free loopback port, and that port.
+    fn reactor() -> (Reactor, std::net::SocketAddr) {
+        let socket = listen::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let (stopper, stop) = stop::channel().unwrap();
+        std::mem::forget(stopper); // an open write end: the pipe never reads as closed
+        let setup = Setup {
+            listeners: vec![Listener {
+                offer: Offer::Echo,
+                socket,
+            }],
+            settings: Settings::default(),
+            limits: Limits {
+                idle_timeout: IDLE,
+                shutdown_timeout: Duration::from_secs(1),
+                max_conns: 10,
+                thread_stack: 0,
+            },
+            stop,
+            stats: Arc::default(),
+        };
+        (Reactor::new(setup).unwrap(), addr)
+    }
+
+    /// Turns the loop (each waiting at most a second) until `done`, at most 20 times.
+    fn turn_until(reactor: &mut Reactor, done: impl Fn(&Reactor) -> bool) {
+        for _ in 0..20 {
+            if done(reactor) {
+                return;
+            }
+            reactor.turn(Some(Duration::from_secs(1))).unwrap();
         }
+        panic!("not done after 20 turns: {:?}", reactor.stats);
+    }
+
+    #[test]
+    fn the_loop_closes_an_idle_connection_at_its_deadline_and_not_before() {
+        let (mut reactor, addr) = reactor();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        turn_until(&mut reactor, |r| r.stats.open == 1);
+        let now = reactor.now;
+        let wait = reactor.poll_timeout(now).expect("a deadline");
+        assert!(
+            wait <= IDLE && wait > IDLE - Duration::from_secs(5),
+            "{wait:?}"
+        );
+        reactor.expire(now + IDLE - Duration::from_secs(5));
+        assert_eq!(reactor.stats.open, 1, "not idle long enough");
+        reactor.expire(now + IDLE);
+        assert_eq!((reactor.stats.open, reactor.stats.closed), (0, 1));
+        assert_eq!(
+            reactor.poll_timeout(now + IDLE),
+            None,
+            "nothing left to wake for"
+        );
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            std::io::Read::read(&mut client, &mut buf).unwrap(),
+            0,
+            "closed"
+        );
+    }
+
+    #[test]
+    fn the_loop_waits_out_an_accept_pause_then_takes_the_waiting_clients() {
+        let (mut reactor, addr) = reactor();
+        let now = reactor.now;
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        reactor.pause_accepting("echo", emfile, now);
+        assert_eq!(reactor.poll_timeout(now), Some(ACCEPT_BACKOFF));
+        let _clients: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        // The listener's event comes, and is not acted on during the pause.
+        reactor.turn(Some(Duration::ZERO)).unwrap();
+        reactor.accept(0, now);
+        assert_eq!(reactor.stats.accepted, 0);
+        reactor.expire(now + ACCEPT_BACKOFF - Duration::from_millis(1));
+        assert_eq!(reactor.stats.accepted, 0, "still backing off");
+        reactor.expire(now + ACCEPT_BACKOFF);
+        assert_eq!(reactor.stats.accepted, 3, "the retry drained the backlog");
+        assert_eq!(reactor.accepting, Accepting::Open);
+    }
+
+    /// Time as the test says: `at(ms)` is that many milliseconds after one fixed instant.
+    fn clock() -> impl Fn(u64) -> Instant {
+        let start = Instant::now();
+        move |ms| start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn timers_come_due_in_order_and_only_when_due() {
+        let at = clock();
+        let mut timers = Timers::default();
+        for (ms, key) in [(30, 3), (10, 1), (20, 2)] {
+            timers.arm(Entry(at(ms), key, 0));
+        }
+        let all = |_| true;
+        assert_eq!(timers.next(all), Some(at(10)));
+        assert_eq!(timers.pop_due(at(5), all), None, "nothing due yet");
+        assert_eq!(timers.pop_due(at(25), all), Some(Entry(at(10), 1, 0)));
+        assert_eq!(timers.pop_due(at(25), all), Some(Entry(at(20), 2, 0)));
+        assert_eq!(timers.pop_due(at(25), all), None);
+        assert_eq!(timers.next(all), Some(at(30)));
+    }
+
+    #[test]
+    fn dead_entries_never_wake_the_loop_nor_come_due() {
+        let at = clock();
+        let mut timers = Timers::default();
+        // Key 1 closed; key 2's deadline moved from 20 to 40 (its entry at 20 is superseded).
+        timers.arm(Entry(at(10), 1, 0));
+        timers.arm(Entry(at(20), 2, 0));
+        timers.arm(Entry(at(40), 2, 0));
+        let live = |Entry(when, key, _): Entry| key == 2 && when == at(40);
+        assert_eq!(
+            timers.next(live),
+            Some(at(40)),
+            "the loop sleeps until the live one"
+        );
+        assert_eq!(timers.pop_due(at(30), live), None);
+        assert_eq!(timers.pop_due(at(40), live), Some(Entry(at(40), 2, 0)));
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_inherit_its_predecessors_timer() {
+        let at = clock();
+        let mut timers = Timers::default();
+        timers.arm(Entry(at(10), 7, 1)); // the old connection in slot 7
+        timers.arm(Entry(at(10), 7, 2)); // the new one, same slot, same time
+        let live = |Entry(_, _, serial): Entry| serial == 2;
+        assert_eq!(timers.pop_due(at(10), live), Some(Entry(at(10), 7, 2)));
+        assert_eq!(timers.pop_due(at(10), live), None);
+    }
+
+    #[test]
+    fn the_heap_is_swept_when_dead_entries_outnumber_live_ones() {
+        let at = clock();
+        let mut timers = Timers::default();
+        for key in 0..1000 {
+            timers.arm(Entry(at(1000), key, 0));
+        }
+        let live = |Entry(_, key, _): Entry| key < 10;
+        timers.sweep(500, live);
+        assert_eq!(
+            timers.len(),
+            1000,
+            "no sweep while the open connections could hold them"
+        );
+        timers.sweep(10, live);
+        assert_eq!(timers.len(), 10, "only the live entries are left");
+    }
+
+    #[test]
+    fn an_accept_pause_retries_after_its_back_off() {
+        let at = clock();
+        let mut accepting = Accepting::Open;
+        assert!(
+            accepting.open() && !accepting.begin_retry(),
+            "nothing to retry when open"
+        );
+        accepting = Accepting::Paused {
+            retry_at: at(0) + ACCEPT_BACKOFF,
+        };
+        assert!(!accepting.open(), "no accept during the back-off");
+        assert!(!accepting.retry_due(at(99)));
+        assert!(accepting.retry_due(at(100)));
+        assert!(accepting.begin_retry());
+        assert!(accepting.open(), "a retry accepts");
+        assert!(accepting.took_client(), "and a client taken ends the pause");
+        assert_eq!(accepting, Accepting::Open);
+        assert!(!accepting.took_client(), "once");
     }
 }

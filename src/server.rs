@@ -1,5 +1,7 @@
-//! Starting a server: binding the configured listeners, choosing limits, and running the
-//! reactor here or on a thread of its own behind a [`Handle`] (what tests and embedders use).
+//! Starting a server: the [`Builder`] (services on addresses, the served directory, limits, a
+//! model), the bound [`Server`], and the three ways to run it: on the calling thread
+//! ([`Server::run`]), on a thread of its own behind a [`Handle`] ([`Server::spawn`]), or a turn
+//! at a time from the embedding program's own loop ([`Server::into_event_loop`]).
 
 use std::fmt;
 use std::io;
@@ -7,11 +9,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::config::{Config, Model};
 use crate::driver::{Ending, Limits, Setup};
-use crate::handlers::{Persistence, ServiceKind, Settings};
+use crate::handlers::{Offer, Persistence, Service, Settings};
 use crate::listen::{self, Listener};
+use crate::logging::access;
 use crate::models;
 use crate::reactor::Reactor;
 use crate::root::Root;
@@ -24,12 +28,22 @@ use crate::sys;
 pub enum StartError {
     /// A listener could not be bound.
     Bind {
-        service: ServiceKind,
+        /// The service that was to listen there.
+        service: &'static str,
+        /// The address asked for.
         addr: SocketAddr,
+        /// Why not.
         error: io::Error,
     },
-    /// The files service's root is missing or not a directory.
-    Root { path: PathBuf, error: io::Error },
+    /// The files service's directory is missing or not a directory.
+    Root {
+        /// The directory asked for.
+        path: PathBuf,
+        /// Why it cannot be served.
+        error: io::Error,
+    },
+    /// The builder was asked for something no server can do; the text says what.
+    Invalid(String),
     /// The poll, the stop pipe, or another process resource could not be had.
     Setup(io::Error),
 }
@@ -50,11 +64,12 @@ impl fmt::Display for StartError {
                     }
                     _ => error.to_string(),
                 };
-                write!(f, "{}: cannot listen on {addr}: {why}", service.name())
+                write!(f, "{service}: cannot listen on {addr}: {why}")
             }
             StartError::Root { path, error } => {
                 write!(f, "files: cannot serve {}: {error}", path.display())
             }
+            StartError::Invalid(why) => f.write_str(why),
             StartError::Setup(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -68,36 +83,194 @@ impl From<io::Error> for StartError {
     }
 }
 
+/// What a server serves and how: each call adds a service on an address or sets a limit;
+/// [`Builder::bind`] binds every address at once.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use tcpserve::Server;
+///
+/// let handle = Server::builder().echo(([127, 0, 0, 1], 0)).start()?;
+/// let mut client = std::net::TcpStream::connect(handle.addr("echo").unwrap())?;
+/// client.write_all(b"hello")?;
+/// client.shutdown(std::net::Shutdown::Write)?;
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply)?;
+/// assert_eq!(reply, "hello");
+/// handle.stop();
+/// handle.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    config: Config,
+    /// A second, different root given to `files`: refused at bind.
+    conflict: Option<PathBuf>,
+}
+
+impl Builder {
+    /// Runs the echo service on `addr` (port 0 takes a free port; see [`Server::addr`]).
+    pub fn echo(mut self, addr: impl Into<SocketAddr>) -> Builder {
+        self.config.services.push((Offer::Echo, addr.into()));
+        self
+    }
+
+    /// Runs the file-download service on `addr`, serving the directory `root` (raw names and
+    /// HTTP/1.1 on the same port; see docs/PROTOCOL.md). A server has one root: every files
+    /// listener serves the same one.
+    pub fn files(mut self, addr: impl Into<SocketAddr>, root: impl Into<PathBuf>) -> Builder {
+        let root = root.into();
+        match &self.config.root {
+            Some(have) if *have != root => self.conflict = Some(root),
+            _ => self.config.root = Some(root),
+        }
+        self.config.services.push((Offer::Files, addr.into()));
+        self
+    }
+
+    /// Runs a program's own service on `addr`: `make` makes one [`Service`] per connection.
+    /// `name` stands for it in the log and in [`Server::addr`]. Its connections get
+    /// TCP_NODELAY, as a request-reply protocol wants.
+    pub fn service<S, F>(
+        mut self,
+        name: &'static str,
+        addr: impl Into<SocketAddr>,
+        make: F,
+    ) -> Builder
+    where
+        S: Service + 'static,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        let make = Arc::new(move || Box::new(make()) as Box<dyn Service>);
+        self.config
+            .services
+            .push((Offer::User(name, make), addr.into()));
+        self
+    }
+
+    /// How connections are served (default: [`Model::Reactor`]).
+    pub fn model(mut self, model: Model) -> Builder {
+        self.config.model = model;
+        self
+    }
+
+    /// Most bytes of output one connection may hold before its service stops reading
+    /// (default [`defaults::BUFFER`](crate::defaults::BUFFER)).
+    pub fn buffer(mut self, bytes: usize) -> Builder {
+        self.config.buffer = bytes;
+        self
+    }
+
+    /// A connection that moves no byte either way for this long is closed
+    /// (default [`defaults::IDLE_TIMEOUT`](crate::defaults::IDLE_TIMEOUT)).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Files: how long a request may take to arrive
+    /// (default [`defaults::REQUEST_TIMEOUT`](crate::defaults::REQUEST_TIMEOUT)).
+    pub fn request_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Files: a raw name sent without a newline is whole after this long without a byte; zero
+    /// takes the first read as the name (default [`defaults::NAME_WAIT`](crate::defaults::NAME_WAIT)).
+    pub fn name_wait(mut self, wait: Duration) -> Builder {
+        self.config.name_wait = wait;
+        self
+    }
+
+    /// How long a graceful stop waits for connections with work in flight
+    /// (default [`defaults::SHUTDOWN_TIMEOUT`](crate::defaults::SHUTDOWN_TIMEOUT)).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Most connections open at once; more are accepted and closed at once (default: derived
+    /// from the open-file limit, which is raised to its hard limit).
+    pub fn max_conns(mut self, conns: usize) -> Builder {
+        self.config.max_conns = Some(conns);
+        self
+    }
+
+    /// Threads model: each connection thread's stack
+    /// (default [`defaults::THREAD_STACK`](crate::defaults::THREAD_STACK)).
+    pub fn thread_stack(mut self, bytes: usize) -> Builder {
+        self.config.thread_stack = bytes;
+        self
+    }
+
+    /// Files: how each request's access line is written (default: the common log format).
+    pub fn access_format(mut self, format: AccessFormat) -> Builder {
+        self.config.access_format = format;
+        self
+    }
+
+    /// Binds every service's address; where each listens is logged when it starts serving.
+    pub fn bind(self) -> Result<Server, StartError> {
+        Server::bind(self)
+    }
+
+    /// Binds, then serves on a thread of its own ([`Server::spawn`]).
+    pub fn start(self) -> Result<Handle, StartError> {
+        Ok(self.bind()?.spawn()?)
+    }
+}
+
+/// How an access line is written: `common` and `combined` are Apache's formats, `json` one
+/// object per line with every field.
+pub type AccessFormat = access::Format;
+
 /// A bound server, not yet serving.
 pub struct Server {
     model: Model,
     setup: Setup,
-    addrs: Vec<(ServiceKind, SocketAddr)>,
+    addrs: Addrs,
     stopper: Stopper,
 }
 
 impl Server {
-    /// Binds every configured service. Where each listens is logged when it starts serving,
-    /// so whoever waits for that line may signal the server at once.
-    pub fn bind(config: &Config) -> Result<Server, StartError> {
-        let root = match config.files {
-            Some(_) => Some(Root::new(&config.root).map_err(|error| StartError::Root {
-                path: config.root.clone(),
+    /// A builder with nothing to serve yet and every limit at its default.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn bind(builder: Builder) -> Result<Server, StartError> {
+        let Builder { config, conflict } = builder;
+        if config.services.is_empty() {
+            return Err(StartError::Invalid(
+                "nothing to serve: no service was added".into(),
+            ));
+        }
+        if let (Some(have), Some(other)) = (&config.root, conflict) {
+            return Err(StartError::Invalid(format!(
+                "files: one directory per server: {} and {}",
+                have.display(),
+                other.display()
+            )));
+        }
+        let root = match &config.root {
+            Some(path) => Some(Root::new(path).map_err(|error| StartError::Root {
+                path: path.clone(),
                 error,
             })?),
             None => None,
         };
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for (service, addr) in config.services() {
-            let socket = listen::bind(addr).map_err(|error| StartError::Bind {
+        for (offer, addr) in &config.services {
+            let service = offer.name();
+            let socket = listen::bind(*addr).map_err(|error| StartError::Bind {
                 service,
-                addr,
+                addr: *addr,
                 error,
             })?;
             addrs.push((service, socket.local_addr()?));
             listeners.push(Listener {
-                kind: service,
+                offer: offer.clone(),
                 socket,
             });
         }
@@ -138,14 +311,19 @@ impl Server {
         Ok(Server {
             model: config.model,
             setup,
-            addrs,
+            addrs: Addrs(addrs),
             stopper,
         })
     }
 
-    /// The bound address of a service (with port 0 resolved).
-    pub fn addr(&self, service: ServiceKind) -> Option<SocketAddr> {
-        find_addr(&self.addrs, service)
+    /// Every listener's service and bound address (port 0 resolved), in the order added.
+    pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
+        &self.addrs.0
+    }
+
+    /// The first bound address of the service called `name` ("echo", "files", or a program's).
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs.find(name)
     }
 
     /// Something that can ask this server to stop, from any thread or a signal handler.
@@ -189,6 +367,26 @@ impl Server {
             thread: Some(thread),
         })
     }
+
+    /// The event loop, to be driven a turn at a time by the calling program
+    /// ([`EventLoop::poll`]); only the reactor model has one.
+    pub fn into_event_loop(self) -> Result<EventLoop, StartError> {
+        if self.model != Model::Reactor {
+            return Err(StartError::Invalid(format!(
+                "the {} model has no event loop to drive: only the reactor does",
+                self.model.name()
+            )));
+        }
+        announce(self.model, &self.setup);
+        let stats = Arc::clone(&self.setup.stats);
+        Ok(EventLoop {
+            reactor: Reactor::new(self.setup)?,
+            addrs: self.addrs,
+            stopper: self.stopper,
+            stats,
+            ended: None,
+        })
+    }
 }
 
 /// The model, then one line per listener with its real address (port 0 resolved).
@@ -198,48 +396,45 @@ fn announce(model: Model, setup: &Setup) {
         let Ok(addr) = listener.socket.local_addr() else {
             continue;
         };
-        match (listener.kind, &setup.settings.root) {
-            (ServiceKind::Files, Some(root)) => {
+        match (&listener.offer, &setup.settings.root) {
+            (Offer::Files, Some(root)) => {
                 log::info!(
                     "files listening on {addr}, serving {}",
                     root.path().display()
                 )
             }
-            (kind, _) => log::info!("{} listening on {addr}", kind.name()),
+            (offer, _) => log::info!("{} listening on {addr}", offer.name()),
         }
     }
 }
 
-fn find_addr(addrs: &[(ServiceKind, SocketAddr)], service: ServiceKind) -> Option<SocketAddr> {
-    addrs.iter().find(|(s, _)| *s == service).map(|(_, a)| *a)
+/// Each listener's service name and bound address.
+#[derive(Debug, Clone)]
+struct Addrs(Vec<(&'static str, SocketAddr)>);
+
+impl Addrs {
+    fn find(&self, name: &str) -> Option<SocketAddr> {
+        self.0.iter().find(|(s, _)| *s == name).map(|(_, a)| *a)
+    }
 }
 
-/// A server running on its own thread. Dropping it stops the server at once.
+/// A server running on its own thread. Dropping it stops the server at once and waits for it.
 pub struct Handle {
-    addrs: Vec<(ServiceKind, SocketAddr)>,
+    addrs: Addrs,
     stopper: Stopper,
     stats: Arc<SharedStats>,
     thread: Option<JoinHandle<io::Result<Ending>>>,
 }
 
 impl Handle {
-    /// Binds and starts a server from `config` on a thread of its own.
-    pub fn start(config: &Config) -> Result<Handle, StartError> {
-        Ok(Server::bind(config)?.spawn()?)
+    /// Every listener's service and bound address, in the order added.
+    pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
+        &self.addrs.0
     }
 
-    pub fn addr(&self, service: ServiceKind) -> Option<SocketAddr> {
-        find_addr(&self.addrs, service)
-    }
-
-    /// The echo service's address; panics if the server runs none (a test's mistake).
-    pub fn echo_addr(&self) -> SocketAddr {
-        self.addr(ServiceKind::Echo).expect("no echo service")
-    }
-
-    /// The files service's address; panics if the server runs none (a test's mistake).
-    pub fn files_addr(&self) -> SocketAddr {
-        self.addr(ServiceKind::Files).expect("no files service")
+    /// The first bound address of the service called `name`.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs.find(name)
     }
 
     /// The counters as last published (once per turn of the loop).
@@ -247,13 +442,24 @@ impl Handle {
         self.stats.snapshot()
     }
 
-    /// Asks for a graceful shutdown (a second call forces it).
+    /// Something that can ask the server to stop, from any thread or a signal handler.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Asks for a graceful stop: no new clients; connections at rest close now, the rest may
+    /// finish until the shutdown timeout. Calling it again forces the stop.
     pub fn stop(&self) {
         self.stopper.stop();
     }
 
-    /// Waits for the server to end.
-    pub fn wait(mut self) -> io::Result<Ending> {
+    /// Stops at once: every connection is closed now (a download in progress is reset).
+    pub fn stop_now(&self) {
+        self.stopper.stop_now();
+    }
+
+    /// Waits for the server to end, and says how it ended.
+    pub fn join(mut self) -> io::Result<Ending> {
         let thread = self.thread.take().expect("joined once");
         thread
             .join()
@@ -264,9 +470,86 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
-            self.stopper.stop();
-            self.stopper.stop();
+            self.stopper.stop_now();
             let _ = thread.join();
         }
+    }
+}
+
+/// The reactor, driven a turn at a time from the embedding program's own loop (as Mongoose's
+/// `mg_mgr_poll`).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use tcpserve::{Ending, Server};
+///
+/// let mut server = Server::builder().echo(([127, 0, 0, 1], 0)).bind()?.into_event_loop()?;
+/// let mut client = std::net::TcpStream::connect(server.addr("echo").unwrap())?;
+/// client.write_all(b"ping")?;
+/// client.set_nonblocking(true)?;
+/// let mut reply = Vec::new();
+/// for _ in 0..1000 {
+///     // ... the program's own work, then at most 10 ms serving clients ...
+///     server.poll(Some(Duration::from_millis(10)))?;
+///     let mut buf = [0; 4];
+///     if let Ok(n) = client.read(&mut buf) {
+///         reply.extend_from_slice(&buf[..n]);
+///     }
+///     if reply.len() == 4 {
+///         break;
+///     }
+/// }
+/// assert_eq!(reply, b"ping");
+/// drop(client);
+/// server.stopper().stop();
+/// let mut ended = None;
+/// while ended.is_none() {
+///     ended = server.poll(None)?;
+/// }
+/// assert_eq!(ended, Some(Ending::Graceful));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EventLoop {
+    reactor: Reactor,
+    addrs: Addrs,
+    stopper: Stopper,
+    stats: Arc<SharedStats>,
+    ended: Option<Ending>,
+}
+
+impl EventLoop {
+    /// One turn: waits for events for at most `timeout` (`None`: until something happens),
+    /// serves every connection that is ready, fires due timers, and returns. `Some` once the
+    /// server has ended (after a stop request and its shutdown), and at every call after that.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<Option<Ending>> {
+        if self.ended.is_none() {
+            self.ended = self.reactor.turn(timeout)?;
+            if self.ended.is_some() {
+                log::info!("stopped: {}", self.stats.snapshot());
+            }
+        }
+        Ok(self.ended)
+    }
+
+    /// Every listener's service and bound address, in the order added.
+    pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
+        &self.addrs.0
+    }
+
+    /// The first bound address of the service called `name`.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs.find(name)
+    }
+
+    /// The counters, as of the last turn.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    /// Something that can ask the loop to stop, from any thread or a signal handler; the stop
+    /// takes effect in the following turns.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
     }
 }

@@ -14,15 +14,15 @@ use std::sync::Arc;
 
 use crate::sys;
 
-/// The write end: cheap to clone, usable from any thread.
+/// Asks a server to stop: cheap to clone, usable from any thread.
 #[derive(Clone, Debug)]
 pub struct Stopper(Arc<UnixStream>);
 
 /// The read end, owned by the serving loop, which registers it with its poll.
 #[derive(Debug)]
-pub struct StopSignal(pub mio::net::UnixStream);
+pub(crate) struct StopSignal(pub mio::net::UnixStream);
 
-pub fn channel() -> io::Result<(Stopper, StopSignal)> {
+pub(crate) fn channel() -> io::Result<(Stopper, StopSignal)> {
     let (write, read) = UnixStream::pair()?;
     write.set_nonblocking(true)?;
     read.set_nonblocking(true)?;
@@ -38,11 +38,24 @@ impl Stopper {
         // A full pipe already holds more requests than the loop needs: a failure is nothing.
         sys::poke(self.0.as_raw_fd());
     }
+
+    /// Stops at once: two requests, which the serving loop may read together.
+    pub fn stop_now(&self) {
+        self.stop();
+        self.stop();
+    }
+
+    /// Turns SIGINT and SIGTERM into stop requests on this stopper, for the life of the
+    /// process (a second signal forces the stop). For a program whose server is its main work;
+    /// one that handles those signals itself calls [`Stopper::stop`] from its own handler.
+    pub fn stop_on_signals(&self) -> io::Result<()> {
+        forward_signals(self)
+    }
 }
 
 impl StopSignal {
     /// Takes every request written since the last call and returns how many there were.
-    pub fn take(&mut self) -> usize {
+    pub(crate) fn take(&mut self) -> usize {
         let mut buf = [0u8; 64];
         let mut count = 0;
         loop {
@@ -69,7 +82,7 @@ extern "C" fn on_signal(_signal: libc::c_int) {
 }
 
 /// Turns SIGINT and SIGTERM into stop requests on `stopper`'s pipe, for the life of the process.
-pub fn forward_signals(stopper: &Stopper) -> io::Result<()> {
+fn forward_signals(stopper: &Stopper) -> io::Result<()> {
     // The descriptor must outlive every signal: keep one reference to it forever.
     let fd = Arc::clone(&stopper.0);
     SIGNAL_FD.store(fd.as_raw_fd(), Ordering::Relaxed);

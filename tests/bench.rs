@@ -7,16 +7,14 @@ mod common;
 use std::process::{Command, Output};
 
 use common::*;
-use tcpserve::Config;
 
 /// A reactor server on free ports, with echo and files from `root`.
 fn server(root: &std::path::Path) -> tcpserve::Handle {
-    start(&Config {
-        echo: Some("127.0.0.1:0".parse().unwrap()),
-        files: Some("127.0.0.1:0".parse().unwrap()),
-        root: root.to_path_buf(),
-        ..Config::default()
-    })
+    start(
+        tcpserve::Server::builder()
+            .echo(any_port())
+            .files(any_port(), root),
+    )
 }
 
 fn bench(args: &[&str]) -> Output {
@@ -41,8 +39,8 @@ fn each_load_reports_its_figures_and_no_errors() {
     std::fs::write(dir.join("f.bin"), random_bytes(100_000, 1)).unwrap();
     let server = server(dir.path());
     let (echo, files) = (
-        server.echo_addr().to_string(),
-        server.files_addr().to_string(),
+        echo_addr(&server).to_string(),
+        files_addr(&server).to_string(),
     );
     let quick = ["--duration", "0.3", "--warmup", "0.1", "--threads", "2"];
     let pid = std::process::id().to_string();
@@ -103,7 +101,7 @@ fn a_wrong_size_counts_as_short_downloads_and_fails() {
     let dir = TempDir::new("bench-short");
     std::fs::write(dir.join("f.bin"), random_bytes(1000, 2)).unwrap();
     let server = server(dir.path());
-    let files = server.files_addr().to_string();
+    let files = files_addr(&server).to_string();
     let out = bench(&[
         "file",
         &files,

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tcpserve::{Config, Ending, Model};
+use tcpserve::{Ending, Model};
 
 per_model!(
     [reactor, threads, iterative]
@@ -52,21 +52,21 @@ fn send_all_and_read_back(client: &mut std::net::TcpStream, data: &[u8]) -> Vec<
 }
 
 fn one_byte_comes_back(model: Model) {
-    let server = start(&echo_config(model));
-    let mut client = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut client = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut client, b"x"), b"x");
 }
 
 fn the_tutorial_greeting_comes_back_unchanged(model: Model) {
-    let server = start(&echo_config(model));
-    let mut client = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut client = connect(echo_addr(&server));
     let greeting = "你好".as_bytes();
     assert_eq!(echo_once(&mut client, greeting), greeting);
 }
 
 fn eight_mib_of_random_bytes_round_trip_intact(model: Model) {
-    let server = start(&echo_config(model));
-    let mut client = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut client = connect(echo_addr(&server));
     let data = random_bytes(8 << 20, 1);
     let back = send_all_and_read_back(&mut client, &data);
     assert!(
@@ -87,8 +87,8 @@ fn a_thousand_concurrent_connections_each_echo_64_kib(model: Model) {
     const WORKERS: usize = 8;
     const CHUNK: usize = 4096;
     const CHUNKS: usize = 16; // 64 KiB per connection
-    let server = start(&echo_config(model));
-    let clients: Vec<_> = (0..CONNS).map(|_| connect(server.echo_addr())).collect();
+    let server = start(echo_config(model));
+    let clients: Vec<_> = (0..CONNS).map(|_| connect(echo_addr(&server))).collect();
     wait_until("all connections accepted", || {
         server.stats().open == CONNS as u64
     });
@@ -127,12 +127,9 @@ fn a_thousand_concurrent_connections_each_echo_64_kib(model: Model) {
 
 fn a_client_that_never_reads_costs_at_most_the_buffer(model: Model) {
     const TOTAL: usize = 16 << 20;
-    let config = Config {
-        buffer: 64 * 1024,
-        ..echo_config(model)
-    };
-    let server = start(&config);
-    let mut client = connect(server.echo_addr());
+    let buffer = 64 * 1024;
+    let server = start(echo_config(model).buffer(buffer));
+    let mut client = connect(echo_addr(&server));
     let data = random_bytes(TOTAL, 7);
     let mut writer = client.try_clone().unwrap();
     let sent = data.clone();
@@ -140,7 +137,7 @@ fn a_client_that_never_reads_costs_at_most_the_buffer(model: Model) {
         writer.write_all(&sent).unwrap();
         writer.shutdown(Shutdown::Write).unwrap();
     });
-    let cap = config.buffer as u64;
+    let cap = buffer as u64;
     if model == Model::Reactor {
         // The client reads nothing: the reactor fills its buffer to the cap and stops there.
         // (A blocking model holds nothing: its thread is blocked writing instead.)
@@ -179,8 +176,8 @@ fn a_client_that_never_reads_costs_at_most_the_buffer(model: Model) {
 }
 
 fn half_close_delivers_everything_then_closes(model: Model) {
-    let server = start(&echo_config(model));
-    let mut client = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut client = connect(echo_addr(&server));
     // More than the buffer, sent before reading anything, so the server still owes bytes
     // when it sees the client's FIN.
     let data = random_bytes(1 << 20, 3);
@@ -193,13 +190,9 @@ fn half_close_delivers_everything_then_closes(model: Model) {
 
 fn a_silent_connection_is_closed_after_the_idle_timeout(model: Model) {
     let idle = Duration::from_millis(300);
-    let config = Config {
-        idle_timeout: idle,
-        ..echo_config(model)
-    };
-    let server = start(&config);
+    let server = start(echo_config(model).idle_timeout(idle));
     let started = Instant::now();
-    let mut silent = connect(server.echo_addr());
+    let mut silent = connect(echo_addr(&server));
     assert_eq!(
         silent.read(&mut [0u8; 16]).unwrap(),
         0,
@@ -213,12 +206,8 @@ fn a_silent_connection_is_closed_after_the_idle_timeout(model: Model) {
 
 fn a_connection_making_progress_outlives_the_idle_timeout(model: Model) {
     let idle = Duration::from_millis(300);
-    let config = Config {
-        idle_timeout: idle,
-        ..echo_config(model)
-    };
-    let server = start(&config);
-    let mut chatty = connect(server.echo_addr());
+    let server = start(echo_config(model).idle_timeout(idle));
+    let mut chatty = connect(echo_addr(&server));
     let started = Instant::now();
     // Pacing, not synchronisation: each message is answered before the next.
     while started.elapsed() < idle * 3 {
@@ -229,13 +218,13 @@ fn a_connection_making_progress_outlives_the_idle_timeout(model: Model) {
 }
 
 fn an_abrupt_reset_does_not_disturb_another_client(model: Model) {
-    let server = start(&echo_config(model));
-    let mut steady = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut steady = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut steady, b"before"), b"before");
     // A client that leaves the server owing it data, then resets.
     // A client that sends without reading until its writes block (the server owes it more
     // than the sockets hold, and has stopped reading), then resets.
-    let mut crasher = connect(server.echo_addr());
+    let mut crasher = connect(echo_addr(&server));
     crasher.set_nonblocking(true).unwrap();
     let chunk = random_bytes(64 * 1024, 9);
     let mut blocked = 0;
@@ -258,16 +247,12 @@ fn an_abrupt_reset_does_not_disturb_another_client(model: Model) {
 }
 
 fn clients_over_max_conns_are_closed_at_once_until_a_slot_frees(model: Model) {
-    let config = Config {
-        max_conns: Some(2),
-        ..echo_config(model)
-    };
-    let server = start(&config);
-    let mut first = connect(server.echo_addr());
-    let mut second = connect(server.echo_addr());
+    let server = start(echo_config(model).max_conns(2));
+    let mut first = connect(echo_addr(&server));
+    let mut second = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut first, b"1"), b"1");
     assert_eq!(echo_once(&mut second, b"2"), b"2");
-    let mut over = connect(server.echo_addr());
+    let mut over = connect(echo_addr(&server));
     assert_eq!(
         over.read(&mut [0u8; 4]).unwrap(),
         0,
@@ -276,39 +261,35 @@ fn clients_over_max_conns_are_closed_at_once_until_a_slot_frees(model: Model) {
     wait_until("the refusal to be counted", || server.stats().refused == 1);
     drop(first);
     wait_until("a slot to free", || server.stats().open == 1);
-    let mut third = connect(server.echo_addr());
+    let mut third = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut third, b"3"), b"3");
 }
 
 fn stop_closes_a_resting_connection_at_once(model: Model) {
-    let server = start(&echo_config(model));
-    let mut resting = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut resting = connect(echo_addr(&server));
     wait_until("the connection to be accepted", || server.stats().open == 1);
     server.stop();
     // Never sent a byte: nothing in flight, closed at once (well before the 10 s timeout).
     assert_eq!(resting.read(&mut [0u8; 4]).unwrap(), 0);
-    assert_eq!(server.wait().unwrap(), Ending::Graceful);
+    assert_eq!(server.join().unwrap(), Ending::Graceful);
 }
 
 fn stop_lets_a_busy_connection_finish(model: Model) {
-    let server = start(&echo_config(model));
-    let mut busy = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut busy = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut busy, b"working"), b"working");
     server.stop();
     // Mid-exchange: still served, until the client ends it.
     assert_eq!(echo_once(&mut busy, b"still here"), b"still here");
     busy.shutdown(Shutdown::Write).unwrap();
     assert_eq!(read_to_end(&mut busy), b"");
-    assert_eq!(server.wait().unwrap(), Ending::Graceful);
+    assert_eq!(server.join().unwrap(), Ending::Graceful);
 }
 
 fn stop_gives_up_on_busy_connections_after_the_shutdown_timeout(model: Model) {
-    let config = Config {
-        shutdown_timeout: Duration::from_millis(200),
-        ..echo_config(model)
-    };
-    let server = start(&config);
-    let mut busy = connect(server.echo_addr());
+    let server = start(echo_config(model).shutdown_timeout(Duration::from_millis(200)));
+    let mut busy = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut busy, b"working"), b"working");
     server.stop();
     assert_eq!(
@@ -316,25 +297,25 @@ fn stop_gives_up_on_busy_connections_after_the_shutdown_timeout(model: Model) {
         b"",
         "closed at the shutdown timeout"
     );
-    assert_eq!(server.wait().unwrap(), Ending::Graceful);
+    assert_eq!(server.join().unwrap(), Ending::Graceful);
 }
 
 fn a_second_stop_ends_the_server_at_once(model: Model) {
-    let server = start(&echo_config(model));
-    let mut busy = connect(server.echo_addr());
+    let server = start(echo_config(model));
+    let mut busy = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut busy, b"working"), b"working");
     server.stop();
     server.stop();
-    assert_eq!(server.wait().unwrap(), Ending::Forced);
+    assert_eq!(server.join().unwrap(), Ending::Forced);
 }
 
 fn urgent_data_does_not_stall_the_stream(model: Model) {
     use std::os::fd::AsRawFd;
-    let server = start(&echo_config(model));
+    let server = start(echo_config(model));
     // Urgent data makes the kernel end a read at its mark with more bytes queued: a server
     // that took that short read for a drained socket would never read the rest.
     for round in 0..20 {
-        let mut client = connect(server.echo_addr());
+        let mut client = connect(echo_addr(&server));
         client.write_all(b"abc").unwrap();
         // SAFETY: sends one byte from a live buffer on a socket we own.
         let sent =
@@ -351,18 +332,16 @@ fn urgent_data_does_not_stall_the_stream(model: Model) {
 /// `--max-conns` is one cap for all services (in the threads model, for all acceptors).
 fn the_cap_counts_the_connections_of_every_service(model: Model) {
     let root = TempDir::new("cap-both");
-    let config = Config {
-        files: Some("127.0.0.1:0".parse().unwrap()),
-        root: root.path().to_path_buf(),
-        max_conns: Some(2),
-        ..echo_config(model)
-    };
-    let server = start(&config);
-    let mut echo = connect(server.echo_addr());
+    let server = start(
+        echo_config(model)
+            .files(any_port(), root.path())
+            .max_conns(2),
+    );
+    let mut echo = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut echo, b"1"), b"1");
-    let _files = connect(server.files_addr()); // silent: waiting to send its name
+    let _files = connect(files_addr(&server)); // silent: waiting to send its name
     wait_until("both connections to be open", || server.stats().open == 2);
-    for addr in [server.echo_addr(), server.files_addr()] {
+    for addr in [echo_addr(&server), files_addr(&server)] {
         let mut over = connect(addr);
         assert_eq!(
             over.read(&mut [0u8; 4]).unwrap(),

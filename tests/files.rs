@@ -30,7 +30,7 @@ use common::hostile::{contains, hostile_rows, shown, Tree, Want};
 use common::*;
 use tcpserve::logging::Escaped;
 use tcpserve::root::{Refusal, Resolver, Root, MAX_NAME};
-use tcpserve::{Config, Model};
+use tcpserve::Model;
 
 per_model!(
     [reactor, threads, iterative]
@@ -376,9 +376,9 @@ fn files_of_every_size_arrive_byte_identical(model: Model) {
     for (name, data) in &files {
         scratch.put(name, data);
     }
-    let server = start(&files_config(model, scratch.path()));
+    let server = start(files_config(model, scratch.path()));
     for (name, data) in &files {
-        let got = download(server.files_addr(), name.as_bytes());
+        let got = download(files_addr(&server), name.as_bytes());
         assert_same(&got, data, name);
     }
     let total: usize = files.iter().map(|(_, data)| data.len()).sum();
@@ -396,20 +396,20 @@ fn a_bare_name_from_a_waiting_client_is_served_after_the_quiet_period(model: Mod
     let scratch = Scratch::new("bare");
     let hello = random_bytes(3000, 3);
     scratch.put("hello.txt", &hello);
-    let config = files_config(model, scratch.path()); // the default quiet period, 100 ms
-    let server = start(&config);
+    let name_wait = tcpserve::defaults::NAME_WAIT; // the default quiet period, 100 ms
+    let server = start(files_config(model, scratch.path()));
     // The lesson's client: the bare name in one send, no newline, no half-close, then read
     // until the server closes.
     let started = Instant::now();
-    let mut client = connect(server.files_addr());
+    let mut client = connect(files_addr(&server));
     client.write_all(b"hello.txt").unwrap();
     let got = read_to_end(&mut client);
     let took = started.elapsed();
     assert_same(&got, &hello, "bare name");
     assert!(
-        took >= config.name_wait,
+        took >= name_wait,
         "served after {took:?}, before the quiet period ({:?}) was over",
-        config.name_wait
+        name_wait
     );
 }
 
@@ -417,23 +417,19 @@ fn with_name_wait_zero_the_first_read_is_the_whole_name(model: Model) {
     let scratch = Scratch::new("wait0");
     let hello = random_bytes(3000, 4);
     scratch.put("hello.txt", &hello);
-    let config = Config {
-        name_wait: Duration::ZERO,
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
+    let server = start(files_config(model, scratch.path()).name_wait(Duration::ZERO));
     // Bare: served at once, without a terminator and without waiting.
-    let mut bare = connect(server.files_addr());
+    let mut bare = connect(files_addr(&server));
     bare.write_all(b"hello.txt").unwrap();
     assert_same(&read_to_end(&mut bare), &hello, "bare name, name_wait 0");
     // Closed at once, or the server lingers for it (and the iterative model serves no other).
     drop(bare);
     // A newline is still a terminator, not part of the name.
-    let got = download(server.files_addr(), b"hello.txt");
+    let got = download(files_addr(&server), b"hello.txt");
     assert_same(&got, &hello, "newline, name_wait 0");
     // The first read is all there is: half a name is taken as the name (no such file), and the
     // server closes without waiting for the rest.
-    let mut half = connect(server.files_addr());
+    let mut half = connect(files_addr(&server));
     half.write_all(b"hel").unwrap();
     assert_eq!(read_capped(&mut half, 0), (Vec::new(), End::Eof));
 }
@@ -445,11 +441,8 @@ fn a_name_ends_at_a_newline_crlf_or_half_close_however_it_is_written(model: Mode
     scratch.put("sub/nested.txt", &nested);
     // A long quiet period: each name below must end at its terminator, never at the quiet
     // period, and writes paced 20 ms apart must not be taken for separate names.
-    let config = Config {
-        name_wait: Duration::from_secs(2),
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
+    let name_wait = Duration::from_secs(2);
+    let server = start(files_config(model, scratch.path()).name_wait(name_wait));
     let cases: &[(&str, &[&[u8]], bool)] = &[
         (
             "three writes, newline",
@@ -476,7 +469,7 @@ fn a_name_ends_at_a_newline_crlf_or_half_close_however_it_is_written(model: Mode
     ];
     for &(what, writes, half_close) in cases {
         let started = Instant::now();
-        let mut client = connect(server.files_addr());
+        let mut client = connect(files_addr(&server));
         client.set_nodelay(true).unwrap();
         for (i, part) in writes.iter().enumerate() {
             if i > 0 {
@@ -491,7 +484,7 @@ fn a_name_ends_at_a_newline_crlf_or_half_close_however_it_is_written(model: Mode
         let took = started.elapsed();
         assert_same(&got, &nested, what);
         assert!(
-            took < config.name_wait,
+            took < name_wait,
             "{what}: took {took:?}: ended by the quiet period, not the terminator"
         );
     }
@@ -518,11 +511,7 @@ fn hostile_names_never_yield_a_byte_from_outside_the_root(model: Model) {
     let tree = LockedTree::new("hostile");
     // A long quiet period: every row must end at its terminator or the half-close that follows
     // it; a row left to the quiet period would run into the read timeout below and fail.
-    let config = Config {
-        name_wait: Duration::from_secs(10),
-        ..files_config(model, &tree.root)
-    };
-    let server = start(&config);
+    let server = start(files_config(model, &tree.root).name_wait(Duration::from_secs(10)));
     let rows = hostile_rows(&tree);
     assert!(rows.len() >= 60, "the table lost rows");
     let mut failures = Vec::new();
@@ -533,7 +522,7 @@ fn hostile_names_never_yield_a_byte_from_outside_the_root(model: Model) {
             Want::Refused => 0,
         }
         .max(64 * KIB);
-        let mut watched = Watched::connect(server.files_addr());
+        let mut watched = Watched::connect(files_addr(&server));
         let client = &mut watched.stream;
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -597,7 +586,7 @@ fn hostile_names_never_yield_a_byte_from_outside_the_root(model: Model) {
         failures.join("\n")
     );
     // Still healthy: a plain download works, and nothing was left open.
-    let got = download(server.files_addr(), b"inside.txt");
+    let got = download(files_addr(&server), b"inside.txt");
     assert_same(&got, &tree.content(b"inside.txt"), "after the table");
     wait_until("every connection to close", || server.stats().open == 0);
     assert_eq!(server.stats().buffered, 0);
@@ -654,7 +643,7 @@ fn both_resolvers_refuse_the_hostile_names() {
 fn a_symlink_swapped_during_requests_never_leaks(model: Model) {
     const ROUNDS: usize = 150;
     let tree = LockedTree::new("swap");
-    let server = start(&files_config(model, &tree.root));
+    let server = start(files_config(model, &tree.root));
     let root = Root::new(&tree.root).unwrap();
     let inside = tree.content(b"inside.txt");
     let decoy = tree.content(b"sub/secret.txt");
@@ -684,7 +673,7 @@ fn a_symlink_swapped_during_requests_never_leaks(model: Model) {
         let (mut served, mut refused) = (0, 0);
         for _ in 0..ROUNDS {
             for (name, want) in [(&b"flip"[..], &inside), (b"flipdir/secret.txt", &decoy)] {
-                let mut client = request(server.files_addr(), name);
+                let mut client = request(files_addr(&server), name);
                 let (got, end) = read_capped(&mut client, 64 * KIB);
                 assert!(!contains(&got, tree.marker.as_bytes()), "the secret leaked");
                 assert_eq!(end, End::Eof, "{}", shown(name));
@@ -726,8 +715,8 @@ fn a_hundred_concurrent_4_mib_downloads_arrive_intact(model: Model) {
     let scratch = Scratch::new("hundred");
     let want = &big()[..SIZE];
     scratch.put("four.bin", want);
-    let server = start(&files_config(model, scratch.path()));
-    let addr = server.files_addr();
+    let server = start(files_config(model, scratch.path()));
+    let addr = files_addr(&server);
     let go = AtomicBool::new(false);
     let (ready_tx, ready_rx) = mpsc::channel();
     let done: usize = thread::scope(|s| {
@@ -772,12 +761,9 @@ fn a_slow_reader_does_not_hold_back_fast_ones(model: Model) {
     let scratch = Scratch::new("slow");
     let want = &big()[..SIZE];
     scratch.put("eight.bin", want);
-    let config = Config {
-        buffer: 16 * KIB,
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
-    let addr = server.files_addr();
+    let buffer = 16 * KIB;
+    let server = start(files_config(model, scratch.path()).buffer(buffer));
+    let addr = files_addr(&server);
     let slow_got = AtomicUsize::new(0);
     let fast_done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -832,7 +818,7 @@ fn a_slow_reader_does_not_hold_back_fast_ones(model: Model) {
         );
         stop.store(true, Relaxed);
         let slow_client = slow.join().unwrap();
-        assert!(most <= config.buffer as u64, "buffered {most} bytes");
+        assert!(most <= buffer as u64, "buffered {most} bytes");
         wait_until("only the slow reader to be left", || {
             server.stats().open == 1
         });
@@ -872,8 +858,8 @@ fn a_5_gib_sparse_file_streams_completely(model: Model) {
         return;
     }
     drop(file);
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = request(server.files_addr(), b"sparse.bin");
+    let server = start(files_config(model, scratch.path()));
+    let mut client = request(files_addr(&server), b"sparse.bin");
     let zeros = vec![0u8; MIB];
     let mut buf = vec![0u8; MIB];
     let mut at: u64 = 0;
@@ -910,8 +896,8 @@ fn a_file_shrinking_mid_transfer_ends_it_cleanly(model: Model) {
     let scratch = Scratch::new("shrink");
     let path = scratch.put("shrinking.bin", big());
     scratch.put("small.txt", b"still serving\n");
-    let server = start(&files_config(model, scratch.path()));
-    let mut watched = Watched::request(server.files_addr(), b"shrinking.bin");
+    let server = start(files_config(model, scratch.path()));
+    let mut watched = Watched::request(files_addr(&server), b"shrinking.bin");
     let client = &mut watched.stream;
     // A slow start: the transfer is mid-stream, 64 MiB cannot all be in the socket buffers.
     let mut got = Vec::new();
@@ -948,7 +934,7 @@ fn a_file_shrinking_mid_transfer_ends_it_cleanly(model: Model) {
     drop(watched); // or the server lingers for its close
     wait_until("the transfer to close", || server.stats().open == 0);
     assert_eq!(
-        download(server.files_addr(), b"small.txt"),
+        download(files_addr(&server), b"small.txt"),
         b"still serving\n"
     );
     wait_until("the last download to close", || server.stats().open == 0);
@@ -958,18 +944,18 @@ fn a_mid_stream_disconnect_releases_the_file_descriptor(model: Model) {
     // Counts this process's descriptors, so no other test of this file runs meanwhile.
     let scratch = Scratch::alone("disconnect");
     let path = scratch.put("big.bin", big());
-    let server = start(&files_config(model, scratch.path()));
+    let server = start(files_config(model, scratch.path()));
     // The server makes some descriptors of its own (a poll, pipes) on its thread once started:
     // count only once it has served a client. One that sends nothing and half-closes is closed
     // with close(2) itself, no half-close first, so once the client reads the end, the server's
     // side of it is gone.
-    let mut first = connect(server.files_addr());
+    let mut first = connect(files_addr(&server));
     first.shutdown(Shutdown::Write).unwrap();
     assert_eq!(read_capped(&mut first, 0), (Vec::new(), End::Eof));
     drop(first);
     let baseline = open_fds();
     for how in ["drop", "reset"] {
-        let mut client = request(server.files_addr(), b"big.bin");
+        let mut client = request(files_addr(&server), b"big.bin");
         let mut first = vec![0; 256 * KIB];
         client.read_exact(&mut first).expect("the first bytes");
         assert_same(&first, &big()[..first.len()], how);
@@ -990,22 +976,21 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
     let scratch = Scratch::new("request-timeout");
     let paced_file = random_bytes(2 * MIB, 12);
     scratch.put("paced.bin", &paced_file);
-    let config = Config {
-        request_timeout: Duration::from_millis(300),
-        name_wait: Duration::from_secs(10),
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
-    let limit = config.request_timeout + Duration::from_secs(5);
+    let request_timeout = Duration::from_millis(300);
+    let config = files_config(model, scratch.path())
+        .request_timeout(request_timeout)
+        .name_wait(Duration::from_secs(10));
+    let server = start(config);
+    let limit = request_timeout + Duration::from_secs(5);
 
     // Half a name, then nothing: the quiet period (10 s) is far off; the request timeout closes.
     let started = Instant::now();
-    let mut half = Watched::connect(server.files_addr());
+    let mut half = Watched::connect(files_addr(&server));
     half.stream.write_all(b"hel").unwrap();
     assert_eq!(read_capped(&mut half.stream, 0), (Vec::new(), End::Eof));
     let took = started.elapsed();
     assert!(
-        (config.request_timeout..limit).contains(&took),
+        (request_timeout..limit).contains(&took),
         "half a name closed after {took:?}"
     );
     let lines = half.lines();
@@ -1019,18 +1004,18 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
 
     // Nothing at all.
     let started = Instant::now();
-    let mut silent = connect(server.files_addr());
+    let mut silent = connect(files_addr(&server));
     assert_eq!(read_capped(&mut silent, 0), (Vec::new(), End::Eof));
     let took = started.elapsed();
     assert!(
-        (config.request_timeout..limit).contains(&took),
+        (request_timeout..limit).contains(&took),
         "a silent client closed after {took:?}"
     );
 
     // A byte every 50 ms, never a terminator: each byte restarts the quiet period, and the
     // connection is never idle, but the request as a whole is out of time.
     let started = Instant::now();
-    let mut trickle = connect(server.files_addr());
+    let mut trickle = connect(files_addr(&server));
     trickle.set_nodelay(true).unwrap();
     trickle
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -1058,15 +1043,12 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
             Err(e) => panic!("trickle: {e}"),
         }
     };
-    assert!(
-        took >= config.request_timeout,
-        "trickle closed after {took:?}"
-    );
+    assert!(took >= request_timeout, "trickle closed after {took:?}");
     assert!(sent >= 2, "only {sent} bytes trickled");
 
     // The timeout is for the name only: a download read slowly outlives it.
     let started = Instant::now();
-    let mut paced = request(server.files_addr(), b"paced.bin");
+    let mut paced = request(files_addr(&server), b"paced.bin");
     let mut got = Vec::new();
     let mut buf = vec![0; 64 * KIB];
     while got.len() <= paced_file.len() {
@@ -1079,7 +1061,7 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
     }
     let took = started.elapsed();
     assert_same(&got, &paced_file, "paced download");
-    assert!(took > config.request_timeout, "not paced: {took:?}");
+    assert!(took > request_timeout, "not paced: {took:?}");
     drop(paced); // or the server lingers for its close
     wait_until("all four to be closed", || server.stats().open == 0);
 }
@@ -1087,13 +1069,10 @@ fn a_stalled_name_is_closed_by_the_request_timeout(model: Model) {
 fn a_stalled_reader_is_closed_by_the_idle_timeout(model: Model) {
     let scratch = Scratch::new("idle");
     scratch.put("big.bin", big());
-    let config = Config {
-        idle_timeout: Duration::from_millis(300),
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
+    let idle_timeout = Duration::from_millis(300);
+    let server = start(files_config(model, scratch.path()).idle_timeout(idle_timeout));
     let started = Instant::now();
-    let mut client = Watched::request(server.files_addr(), b"big.bin");
+    let mut client = Watched::request(files_addr(&server), b"big.bin");
     // The client reads nothing: once the socket buffers are full no byte moves, and the idle
     // timeout closes the connection, releasing the file.
     wait_until("the server to close the stalled download", || {
@@ -1101,17 +1080,11 @@ fn a_stalled_reader_is_closed_by_the_idle_timeout(model: Model) {
         stats.accepted == 1 && stats.open == 0
     });
     let took = started.elapsed();
-    assert!(took >= config.idle_timeout, "closed after {took:?}");
-    // What was already in the socket buffers arrives first. Then the reactor resets a download
-    // it cut, so the client cannot take the part for the whole; a blocking model wakes its
-    // thread with shutdown(2), which ends the stream with a FIN (README: Serving models).
+    assert!(took >= idle_timeout, "closed after {took:?}");
+    // What was already in the socket buffers arrives first. Then every model resets a download
+    // it cut, so the client cannot take the part for the whole (README: Serving models).
     let (got, end) = read_capped(&mut client.stream, big().len());
-    let cut = if model == Model::Reactor {
-        End::Reset
-    } else {
-        End::Eof
-    };
-    assert_eq!(end, cut);
+    assert_eq!(end, End::Reset);
     assert!(got.len() < big().len(), "the whole file arrived");
     assert_same(&got, &big()[..got.len()], "the part sent");
     let lines = client.lines();
@@ -1129,22 +1102,18 @@ fn one_server_serves_echo_and_files_side_by_side(model: Model) {
     let scratch = Scratch::new("both");
     let hello = random_bytes(10_000, 11);
     scratch.put("hello.txt", &hello);
-    let config = Config {
-        echo: Some("127.0.0.1:0".parse().unwrap()),
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
-    assert_ne!(server.echo_addr(), server.files_addr());
+    let server = start(files_config(model, scratch.path()).echo(any_port()));
+    assert_ne!(echo_addr(&server), files_addr(&server));
     // Both at once, each speaking its own protocol: a name sent to echo comes back as text; a
     // line sent to files is a name (of no file: refused, not echoed).
-    let mut echo = connect(server.echo_addr());
+    let mut echo = connect(echo_addr(&server));
     assert_eq!(echo_once(&mut echo, b"hello.txt\n"), b"hello.txt\n");
     assert_same(
-        &download(server.files_addr(), b"hello.txt"),
+        &download(files_addr(&server), b"hello.txt"),
         &hello,
         "files",
     );
-    assert_eq!(download(server.files_addr(), b"ping"), b"");
+    assert_eq!(download(files_addr(&server), b"ping"), b"");
     assert_eq!(echo_once(&mut echo, b"still here"), b"still here");
     drop(echo);
     wait_until("both closed", || server.stats().open == 0);
@@ -1161,8 +1130,8 @@ fn bytes_sent_during_a_transfer_are_dropped_without_harm(model: Model) {
     let scratch = Scratch::new("during");
     let want = &big()[..SIZE];
     scratch.put("sixteen.bin", want);
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = request(server.files_addr(), b"sixteen.bin");
+    let server = start(files_config(model, scratch.path()));
+    let mut client = request(files_addr(&server), b"sixteen.bin");
     let mut first = [0u8; 1];
     client.read_exact(&mut first).unwrap(); // the server has read the name and is sending
     client
@@ -1189,8 +1158,8 @@ fn bytes_after_the_servers_close_do_not_cost_the_file_its_tail(model: Model) {
     let scratch = Scratch::new("trailing");
     let want = &big()[..SIZE];
     scratch.put("quarter.bin", want);
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = request(server.files_addr(), b"quarter.bin");
+    let server = start(files_config(model, scratch.path()));
+    let mut client = request(files_addr(&server), b"quarter.bin");
     // Reading nothing, let the server hand the whole file to the kernel: it fits in the two
     // sockets' buffers, but not in the client's receive buffer alone.
     wait_until("the server to send the whole file", || {
@@ -1209,17 +1178,14 @@ fn bytes_after_the_servers_close_do_not_cost_the_file_its_tail(model: Model) {
 fn a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout(model: Model) {
     let scratch = Scratch::new("idle-sending");
     scratch.put("big.bin", big());
-    let config = Config {
-        idle_timeout: Duration::from_millis(300),
-        ..files_config(model, scratch.path())
-    };
-    let server = start(&config);
+    let idle_timeout = Duration::from_millis(300);
+    let server = start(files_config(model, scratch.path()).idle_timeout(idle_timeout));
     let started = Instant::now();
-    let mut client = request(server.files_addr(), b"big.bin");
+    let mut client = request(files_addr(&server), b"big.bin");
     client.set_nodelay(true).unwrap();
     // Never a read: the socket buffers fill and no byte of the file moves after that.
     let mut closed = false;
-    while started.elapsed() < config.idle_timeout + Duration::from_secs(5) {
+    while started.elapsed() < idle_timeout + Duration::from_secs(5) {
         let stats = server.stats();
         if stats.accepted == 1 && stats.open == 0 {
             closed = true;
@@ -1230,7 +1196,7 @@ fn a_stalled_reader_that_keeps_sending_is_still_closed_by_the_idle_timeout(model
     }
     let stats = server.stats();
     assert!(closed, "still open after {:?}: {stats}", started.elapsed());
-    assert!(started.elapsed() >= config.idle_timeout);
+    assert!(started.elapsed() >= idle_timeout);
 }
 
 /// A client that thinks for longer than the quiet period, then sends its name in two pieces a
@@ -1241,8 +1207,8 @@ fn a_name_in_pieces_after_a_long_pause_is_still_whole(model: Model) {
     let scratch = Scratch::new("pieces");
     scratch.put("fo", b"the wrong file");
     scratch.put("foo", b"the right file");
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = connect(server.files_addr());
+    let server = start(files_config(model, scratch.path()));
+    let mut client = connect(files_addr(&server));
     client.set_nodelay(true).unwrap();
     // Pacing, part of the scenario: 3x the default 100 ms quiet period, then 20 ms.
     std::thread::sleep(Duration::from_millis(300));
@@ -1261,8 +1227,8 @@ fn a_slow_download_with_a_stray_byte_lingers_and_arrives_whole(model: Model) {
     let scratch = Scratch::new("slow-stray");
     let want = &big()[..SIZE];
     scratch.put("slow.bin", want);
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = request(server.files_addr(), b"slow.bin");
+    let server = start(files_config(model, scratch.path()));
+    let mut client = request(files_addr(&server), b"slow.bin");
     let mut got = vec![0u8; 1];
     // The first byte means the server has read the name: the stray byte stays unread.
     client.read_exact(&mut got).unwrap();
@@ -1287,8 +1253,8 @@ fn http_requests_get_one_common_log_format_line_each(model: Model) {
     let scratch = Scratch::new("clf");
     let name = format!("clf-{}.txt", model.name());
     scratch.put(&name, b"hello");
-    let server = start(&files_config(model, scratch.path()));
-    let mut client = Watched::connect(server.files_addr());
+    let server = start(files_config(model, scratch.path()));
+    let mut client = Watched::connect(files_addr(&server));
     let requests = format!(
         "GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n\
          HEAD /{name} HTTP/1.1\r\nHost: x\r\n\r\n\

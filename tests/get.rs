@@ -31,8 +31,8 @@ fn a_file_arrives_whole_under_its_own_name_or_the_one_given(model: Model) {
     let dir = tree("get-whole");
     let data = random_bytes(3 << 20, 11);
     fs::write(dir.path().join("root/sub/data.bin"), &data).unwrap();
-    let server = start(&files_config(model, &dir.path().join("root")));
-    let addr = server.files_addr().to_string();
+    let server = start(files_config(model, &dir.path().join("root")));
+    let addr = files_addr(&server).to_string();
     let out = dir.path().join("out");
 
     let run = get(&out, &[&addr, "sub/data.bin"]);
@@ -49,8 +49,8 @@ fn a_file_arrives_whole_under_its_own_name_or_the_one_given(model: Model) {
 fn an_existing_file_is_kept_unless_forced(model: Model) {
     let dir = tree("get-force");
     fs::write(dir.path().join("root/new.txt"), b"NEW").unwrap();
-    let server = start(&files_config(model, &dir.path().join("root")));
-    let addr = server.files_addr().to_string();
+    let server = start(files_config(model, &dir.path().join("root")));
+    let addr = files_addr(&server).to_string();
     let out = dir.path().join("out");
     fs::write(out.join("new.txt"), b"OLD").unwrap();
 
@@ -122,9 +122,9 @@ fn a_broken_transfer_leaves_no_file_behind() {
 
 fn a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty(model: Model) {
     let dir = tree("get-empty");
-    let server = start(&files_config(model, &dir.path().join("root")));
+    let server = start(files_config(model, &dir.path().join("root")));
     let out = dir.path().join("out");
-    let run = get(&out, &[&server.files_addr().to_string(), "missing.txt"]);
+    let run = get(&out, &[&files_addr(&server).to_string(), "missing.txt"]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(stderr(&run).contains("0 bytes"), "{}", stderr(&run));
     assert_eq!(fs::read(out.join("missing.txt")).unwrap(), b"");

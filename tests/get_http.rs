@@ -711,15 +711,15 @@ fn downloads_and_resumes_from_tcpserve_itself(model: tcpserve::Model) {
     let data = random_bytes(3 * 1024 * 1024 + 17, 9);
     fs::create_dir(root.join("sub")).unwrap();
     fs::write(root.join("sub/big.bin"), &data).unwrap();
-    let server = start(&files_config(model, root.path()));
-    let target = url(server.files_addr(), "/sub/big.bin");
+    let server = start(files_config(model, root.path()));
+    let target = url(files_addr(&server), "/sub/big.bin");
 
     let dir = out_dir("http-own-whole");
     let run = get(dir.path(), &[&target]);
     assert_status(&run, 0, "saved big.bin", "whole");
     assert!(fs::read(dir.join("big.bin")).unwrap() == data);
 
-    let run = get(dir.path(), &[&url(server.files_addr(), "/missing.bin")]);
+    let run = get(dir.path(), &[&url(files_addr(&server), "/missing.bin")]);
     assert_status(&run, 1, "HTTP/1.1 404 Not Found", "missing");
     assert!(!dir.join("missing.bin").exists());
 

@@ -31,7 +31,7 @@ use common::*;
 use hostile_heads::{Case, Expect, MAX_REQUEST_LINE};
 use tcpserve::http::request::{looks_like_http, Detect};
 use tcpserve::http::{date, response};
-use tcpserve::{Config, Handle, Model};
+use tcpserve::{Handle, Model};
 
 per_model!(
     [reactor, threads, iterative]
@@ -112,12 +112,12 @@ impl Site {
     }
 
     fn start(&self, model: Model) -> Handle {
-        start(&files_config(model, &self.root()))
+        start(files_config(model, &self.root()))
     }
 }
 
 fn url(server: &Handle, path: &str) -> String {
-    format!("http://{}{path}", server.files_addr())
+    format!("http://{}{path}", files_addr(server))
 }
 
 /// 8 MiB of pseudo-random bytes, made once: the big test files are prefixes of it.
@@ -1309,12 +1309,11 @@ fn hostile_table(model: Model, which: Which) {
     let content = |rel: &str| tree.content(rel.as_bytes());
     // The quiet period is long, so a raw row ends at its newline or its half-close, never by
     // the clock; the request timeout is short, for the unfinished heads (408).
-    let config = Config {
-        request_timeout: TABLE_REQUEST_TIMEOUT,
-        name_wait: Duration::from_secs(10),
-        ..files_config(model, &tree.root)
-    };
-    let server = start(&config);
+    let server = start(
+        files_config(model, &tree.root)
+            .request_timeout(TABLE_REQUEST_TIMEOUT)
+            .name_wait(Duration::from_secs(10)),
+    );
 
     let cases = hostile_heads::cases();
     let from_table = cases.len();
@@ -1351,7 +1350,7 @@ fn hostile_table(model: Model, which: Which) {
     };
     let mut failures = Vec::new();
     for row in &rows {
-        if let Err(what) = play(server.files_addr(), row, model) {
+        if let Err(what) = play(files_addr(&server), row, model) {
             failures.push(format!(
                 "{}\n      sent \"{}\"\n      {what}",
                 row.name,
@@ -1396,7 +1395,7 @@ fn a_hundred_pipelined_requests_in_one_write_are_answered_in_order(model: Model)
         });
     }
     let all: Vec<u8> = exchanges.iter().flat_map(|e| e.0.clone()).collect();
-    let mut client = Client::connect(server.files_addr());
+    let mut client = Client::connect(files_addr(&server));
     client.send(&all).expect("one write of 100 requests");
 
     let mut last = None;
@@ -1466,7 +1465,7 @@ fn the_raw_protocol_still_works_on_the_same_port(model: Model) {
     ];
     for (payload, half_close, want) in cases {
         let what = format!("raw \"{}\", half-close {half_close}", shorten(payload));
-        let (got, end) = raw(server.files_addr(), payload, half_close);
+        let (got, end) = raw(files_addr(&server), payload, half_close);
         assert_eq!(end, End::Eof, "{what}");
         assert_same(&got, want, &what);
     }
@@ -1477,7 +1476,7 @@ fn raw_and_http_alternate_on_the_same_port(model: Model) {
     let data = site.put("data.bin", &random_bytes(300 * KIB, 9));
     let small = site.put("a.txt", b"the file a.txt\n");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
 
     for round in 0..3 {
         let (mut client, got) = exchange(addr, &get("/data.bin", &["Connection: close"]), false);
@@ -1543,7 +1542,7 @@ fn responses_carry_every_field_and_head_matches_get(model: Model) {
         let path = site.root().join(rel);
         let data = fs::read(&path).unwrap();
         // HEAD, then GET, in one write: a body after the HEAD would garble the GET.
-        let mut client = Client::connect(server.files_addr());
+        let mut client = Client::connect(files_addr(&server));
         let both = [
             request("HEAD", target, &[]),
             get(target, &["Connection: close"]),
@@ -1576,7 +1575,7 @@ fn responses_carry_every_field_and_head_matches_get(model: Model) {
     }
 
     // An error: plain text, its length, no validators; HEAD gets the same head, no body.
-    let mut client = Client::connect(server.files_addr());
+    let mut client = Client::connect(files_addr(&server));
     let both = [
         request("HEAD", "/missing.txt", &[]),
         get("/missing.txt", &["Connection: close"]),
@@ -1660,7 +1659,7 @@ fn ranges_and_if_range_over_a_socket(model: Model) {
         fields.push("Connection: close");
         let sent = request(method, "/r.bin", &fields);
         let head_only = *method == "HEAD";
-        let (mut client, got) = exchange(server.files_addr(), &sent, head_only);
+        let (mut client, got) = exchange(files_addr(&server), &sent, head_only);
         assert_closes(&mut client, &shorten(&sent));
         let what = format!("{method} {fields:?}: {}", got.describe());
         match part {
@@ -1739,7 +1738,7 @@ fn validators_give_304_without_a_body(model: Model) {
         let head_only = *method == "HEAD";
         // Read as if it were a HEAD's: a 304 has no body, and whatever else arrives shows in
         // the close check below.
-        let (mut client, got) = exchange(server.files_addr(), &sent, true);
+        let (mut client, got) = exchange(files_addr(&server), &sent, true);
         let what = format!("{method} {fields:?}: {}", got.describe());
         if *not_modified {
             assert_eq!(got.status, 304, "{what}");
@@ -1764,7 +1763,7 @@ fn persistence_follows_the_version_and_the_connection_field(model: Model) {
     let site = Site::new("http-persist");
     let data = site.put("a.txt", b"the file a.txt\n");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
 
     /// What the response's `Connection` field says.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1856,12 +1855,9 @@ fn persistence_follows_the_version_and_the_connection_field(model: Model) {
 fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
     let site = Site::new("http-408");
     site.put("a.txt", b"a\n");
-    let config = Config {
-        request_timeout: Duration::from_millis(300),
-        ..files_config(model, &site.root())
-    };
-    let server = start(&config);
-    let limit = config.request_timeout + Duration::from_secs(5);
+    let request_timeout = Duration::from_millis(300);
+    let server = start(files_config(model, &site.root()).request_timeout(request_timeout));
+    let limit = request_timeout + Duration::from_secs(5);
 
     // Each is an HTTP request line already (detection is decided), so neither the quiet period
     // nor the raw protocol applies: the server waits for the rest until the request timeout.
@@ -1876,14 +1872,14 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
         let started = Instant::now();
         // A response to HEAD has no body, a refusal included.
         let head_only = sent.starts_with(b"HEAD ");
-        let (mut client, got) = exchange(server.files_addr(), sent, head_only);
+        let (mut client, got) = exchange(files_addr(&server), sent, head_only);
         let took = started.elapsed();
         let what = format!("\"{}\": {}", shorten(sent), got.describe());
         assert_eq!(got.status, 408, "{what}");
         assert!(got.says_close(), "{what}");
         assert_eq!(error_body_problem(&got, head_only), None, "{what}");
         assert!(
-            (config.request_timeout..limit).contains(&took),
+            (request_timeout..limit).contains(&took),
             "{what}: after {took:?}"
         );
         assert_closes(&mut client, &what);
@@ -1892,7 +1888,7 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
     // A later request on a kept connection has the same time from its first byte. Not in the
     // iterative model, which closes after the first response, as nothing else has arrived.
     if model != Model::Iterative {
-        let mut client = Client::connect(server.files_addr());
+        let mut client = Client::connect(files_addr(&server));
         let got = client.exchange(&get("/a.txt", &[]), false).unwrap();
         assert_eq!(got.status, 200, "{}", got.describe());
         let started = Instant::now();
@@ -1903,7 +1899,7 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
         assert_eq!(got.status, 408, "{}", got.describe());
         assert!(got.says_close(), "{}", got.describe());
         assert!(
-            (config.request_timeout..limit).contains(&took),
+            (request_timeout..limit).contains(&took),
             "a second head: 408 after {took:?}"
         );
         assert_closes(&mut client, "after a second head's 408");
@@ -1913,13 +1909,10 @@ fn an_unfinished_head_gets_408_at_the_request_timeout(model: Model) {
 fn an_idle_keep_alive_connection_is_closed_by_the_idle_timeout(model: Model) {
     let site = Site::new("http-idle");
     let data = site.put("a.txt", b"the file a.txt\n");
-    let config = Config {
-        idle_timeout: Duration::from_millis(500),
-        ..files_config(model, &site.root())
-    };
-    let server = start(&config);
+    let idle_timeout = Duration::from_millis(500);
+    let server = start(files_config(model, &site.root()).idle_timeout(idle_timeout));
 
-    let mut client = Client::connect(server.files_addr());
+    let mut client = Client::connect(files_addr(&server));
     let got = client.exchange(&get("/a.txt", &[]), false).unwrap();
     assert_eq!((got.status, &got.body), (200, &data), "{}", got.describe());
     // The connection is kept: a second request on it is answered.
@@ -1936,7 +1929,7 @@ fn an_idle_keep_alive_connection_is_closed_by_the_idle_timeout(model: Model) {
         shorten(&extra)
     );
     assert!(
-        took >= config.idle_timeout && took < config.idle_timeout + Duration::from_secs(5),
+        took >= idle_timeout && took < idle_timeout + Duration::from_secs(5),
         "closed after {took:?}"
     );
 }

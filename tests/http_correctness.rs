@@ -40,7 +40,7 @@ use common::hostile::{contains, unique};
 use common::http::{closes_after, curl, get, parse_response, request, shorten, Client, Response};
 use common::*;
 use tcpserve::http::response;
-use tcpserve::{Config, Handle, Model};
+use tcpserve::{Builder, Handle, Model};
 
 per_model!(
     [reactor, threads, iterative]
@@ -193,10 +193,10 @@ impl Site {
     /// A files server of `model` with the defaults (a quiet period of 100 ms, a request
     /// timeout of 10 s).
     fn start(&self, model: Model) -> Handle {
-        start(&self.config(model))
+        start(self.config(model))
     }
 
-    fn config(&self, model: Model) -> Config {
+    fn config(&self, model: Model) -> Builder {
         files_config(model, &self.root())
     }
 
@@ -211,7 +211,7 @@ impl Site {
 }
 
 fn url(server: &Handle, path: &str) -> String {
-    format!("http://{}{path}", server.files_addr())
+    format!("http://{}{path}", files_addr(server))
 }
 
 /// Reads the head curl wrote with `-D FILE`.
@@ -415,7 +415,7 @@ fn with_body(method: &str, body: Body) -> Vec<u8> {
 fn other_methods_get_405_and_a_close_whatever_their_body(model: Model) {
     let site = Site::new("http12-405");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
 
     // The control: a GET with another pipelined behind it gets both answered, so a row below
     // that gets one answer has had its follower refused, not lost.
@@ -550,7 +550,7 @@ fn curl_gets_405_not_413_for_other_methods(model: Model) {
 fn a_head_refused_for_its_head_gets_no_body(model: Model) {
     let site = Site::new("http12-head-fault");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
     let rows = [
         (
             "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
@@ -665,7 +665,7 @@ const REDIRECTS: &[(&str, &str, Want)] = &[
 fn a_directory_without_its_slash_is_redirected(model: Model) {
     let site = Site::new("http12-redirect");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
     table(
         REDIRECTS,
         |(method, target, want)| format!("{method} {target} -> {want:?}"),
@@ -734,7 +734,7 @@ const BYTE_PAUSE: Duration = Duration::from_millis(150);
 fn a_request_line_may_arrive_slowly(model: Model) {
     let site = Site::new("http12-slow");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
     let rest = b" HTTP/1.1\r\nHost: x\r\n\r\n".as_slice();
     let split = |a: &[u8], b: &[u8]| vec![a.to_vec(), b.to_vec()];
 
@@ -822,7 +822,7 @@ fn a_request_line_may_arrive_slowly(model: Model) {
 fn malformed_request_lines_get_400_not_a_silent_close(model: Model) {
     let site = Site::new("http12-400");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
     let host = "\r\nHost: x\r\n\r\n";
 
     // A first line that ends in ` HTTP/d.d` at its newline is HTTP, however wrong the rest;
@@ -874,7 +874,7 @@ fn malformed_request_lines_get_400_not_a_silent_close(model: Model) {
 fn raw_names_still_download_after_the_quiet_period(model: Model) {
     let site = Site::new("http12-raw");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
 
     // (what the client sends, whether it then half-closes, the file). Most are the lesson's
     // client: a bare name, no newline, then it waits for the quiet period to end the name.
@@ -927,7 +927,7 @@ fn the_lessons_download_client_gets_a_plain_name(model: Model) {
     };
     let site = Site::new("http12-lesson");
     let server = site.start(model);
-    let port = server.files_addr().port().to_string();
+    let port = files_addr(&server).port().to_string();
     let out = site.out("lesson");
     for (i, name) in ["hello.txt", "my file.txt", "docs/a.txt"]
         .iter()
@@ -959,13 +959,10 @@ fn the_lessons_download_client_gets_a_plain_name(model: Model) {
 /// newline or a half-close they are still raw names (raw_names_still_download_...).
 fn raw_names_shaped_like_a_request_line_are_unfinished_requests(model: Model) {
     let site = Site::new("http12-408");
-    let config = Config {
-        request_timeout: Duration::from_millis(500),
-        ..site.config(model)
-    };
-    let server = start(&config);
-    let addr = server.files_addr();
-    let when = config.request_timeout..config.request_timeout + Duration::from_secs(5);
+    let request_timeout = Duration::from_millis(500);
+    let server = start(site.config(model).request_timeout(request_timeout));
+    let addr = files_addr(&server);
+    let when = request_timeout..request_timeout + Duration::from_secs(5);
 
     // The last three are only the start of GET or HEAD, waited for as HTTP: 408 too.
     let rows: [&[u8]; 6] = [
@@ -1013,7 +1010,7 @@ fn raw_names_shaped_like_a_request_line_are_unfinished_requests(model: Model) {
 fn absolute_form_targets_are_served_like_origin_form(model: Model) {
     let site = Site::new("http12-absolute");
     let server = site.start(model);
-    let addr = server.files_addr();
+    let addr = files_addr(&server);
     // An authority that is listening, to catch the server contacting it; nobody may connect.
     let authority = TcpListener::bind("127.0.0.1:0").unwrap();
     authority.set_nonblocking(true).unwrap();
@@ -1191,7 +1188,7 @@ fn content_types_of_the_newer_formats(model: Model) {
     let server = site.start(model);
 
     // Over a socket: every file in one write, pipelined; each answer must be its file's.
-    let mut client = Client::with_timeout(server.files_addr(), ROW_WAIT);
+    let mut client = Client::with_timeout(files_addr(&server), ROW_WAIT);
     let all: Vec<u8> = CONTENT_TYPES
         .iter()
         .enumerate()

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use common::hostile::{contains, hostile_rows, shown, Tree, Want};
 use common::*;
-use tcpserve::{Config, Handle, Model};
+use tcpserve::{Builder, Handle, Model};
 
 /// How long a session's last step waits for the server to end the connection before calling it
 /// still open. A session the server ends is over a few milliseconds after its last byte (or its
@@ -182,7 +182,7 @@ fn play(server: &Handle, addr: SocketAddr, steps: &[Step]) -> Transcript {
     })
 }
 
-/// A server of each model, started from the same config but for the model.
+/// A server of each model, started from the same builder but for the model.
 struct Servers {
     each: Vec<(Model, Handle)>,
     /// The service the sessions talk to.
@@ -190,10 +190,10 @@ struct Servers {
 }
 
 impl Servers {
-    fn start(config: impl Fn(Model) -> Config, addr: fn(&Handle) -> SocketAddr) -> Servers {
+    fn start(builder: impl Fn(Model) -> Builder, addr: fn(&Handle) -> SocketAddr) -> Servers {
         let each = Model::ALL
             .into_iter()
-            .map(|model| (model, start(&config(model))))
+            .map(|model| (model, start(builder(model))))
             .collect();
         Servers { each, addr }
     }
@@ -333,7 +333,7 @@ fn echo_sessions_get_the_same_answers_from_every_model() {
             ],
         ),
     ];
-    let servers = Servers::start(echo_config, Handle::echo_addr);
+    let servers = Servers::start(echo_config, echo_addr);
     servers.assert_same_answers(&sessions, None);
 }
 
@@ -369,11 +369,8 @@ fn the_hostile_table_half_closed_gets_the_same_answers_from_every_model() {
         })
         .collect();
     let servers = Servers::start(
-        |model| Config {
-            name_wait: Duration::from_secs(10),
-            ..files_config(model, &tree.root)
-        },
-        Handle::files_addr,
+        |model| files_config(model, &tree.root).name_wait(Duration::from_secs(10)),
+        files_addr,
     );
     servers.assert_same_answers(&sessions, Some(tree.marker.as_bytes()));
 }
@@ -397,7 +394,7 @@ fn the_hostile_table_left_open_gets_the_same_answers_from_every_model() {
             session(what, steps, (answer(&tree, row.want), End::Eof))
         })
         .collect();
-    let servers = Servers::start(|model| files_config(model, &tree.root), Handle::files_addr);
+    let servers = Servers::start(|model| files_config(model, &tree.root), files_addr);
     servers.assert_same_answers(&sessions, Some(tree.marker.as_bytes()));
 }
 
@@ -474,7 +471,7 @@ fn framing_by_the_default_quiet_period_gets_the_same_answers_from_every_model() 
             refused(),
         ),
     ];
-    let servers = Servers::start(|model| files_config(model, dir.path()), Handle::files_addr);
+    let servers = Servers::start(|model| files_config(model, dir.path()), files_addr);
     servers.assert_same_answers(&sessions, None);
 }
 
@@ -532,11 +529,8 @@ fn framing_with_pauses_shorter_than_the_quiet_period_gets_the_same_answers_from_
         ),
     ];
     let servers = Servers::start(
-        |model| Config {
-            name_wait: Duration::from_millis(500),
-            ..files_config(model, dir.path())
-        },
-        Handle::files_addr,
+        |model| files_config(model, dir.path()).name_wait(Duration::from_millis(500)),
+        files_addr,
     );
     servers.assert_same_answers(&sessions, None);
 }
@@ -574,11 +568,8 @@ fn framing_with_name_wait_zero_gets_the_same_answers_from_every_model() {
         ),
     ];
     let servers = Servers::start(
-        |model| Config {
-            name_wait: Duration::ZERO,
-            ..files_config(model, dir.path())
-        },
-        Handle::files_addr,
+        |model| files_config(model, dir.path()).name_wait(Duration::ZERO),
+        files_addr,
     );
     servers.assert_same_answers(&sessions, None);
 }

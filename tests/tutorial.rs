@@ -16,8 +16,8 @@ fn the_lessons_echo_client_gets_its_text_back(model: Model) {
     let Some(client) = tutorial("echo_client.py") else {
         return;
     };
-    let server = start(&echo_config(model));
-    let port = server.echo_addr().port().to_string();
+    let server = start(echo_config(model));
+    let port = echo_addr(&server).port().to_string();
     for text in [None, Some("hello, tcpserve"), Some("x")] {
         let mut cmd = Command::new("python3");
         cmd.arg(&client).args(["127.0.0.1", &port]);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::load::{self, Load, Plan, Tally};
 use super::svg::{Chart, Series};
 use super::{proc, report, sources, IdleCost};
-use crate::config::Model;
+use tcpserve::Model;
 
 /// What to compare.
 #[derive(Clone, Debug)]

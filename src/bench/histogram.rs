@@ -85,6 +85,7 @@ impl Histogram {
     }
 
     /// Whether nothing was recorded.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -113,6 +114,7 @@ impl Histogram {
     }
 
     /// How many recorded values were above [`HIGHEST_TRACKABLE`] and counted in the top bucket.
+    #[cfg(test)]
     pub fn clamped(&self) -> u64 {
         self.clamped
     }
@@ -158,6 +160,7 @@ impl Histogram {
     }
 
     /// Forgets everything recorded (after a warm-up), keeping the allocation.
+    #[cfg(test)]
     pub fn reset(&mut self) {
         self.counts.fill(0);
         self.count = 0;

@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use super::histogram::Histogram;
-use crate::sys;
+use tcpserve::sys;
 
 /// The largest echo message: a client writes a whole message before reading its echo, which
 /// the sockets' buffers on both sides must be able to hold meanwhile.
@@ -106,11 +106,6 @@ impl Tally {
     pub fn throughput(&self) -> f64 {
         self.bytes as f64 / self.window.as_secs_f64().max(1e-9)
     }
-}
-
-/// Runs `plan` on its threads and merges what they measured.
-pub fn run(plan: &Plan) -> io::Result<Tally> {
-    Ok(run_then(plan, || ())?.0)
 }
 
 /// Runs `plan`; for an idle load, calls `measure` once every connection holds (or the run's

@@ -51,7 +51,7 @@ pub fn sources(target: SocketAddr, load: &Load, conns: usize) -> Vec<IpAddr> {
 
 /// Raises the open-file limit for `conns` connections; says why not if they cannot fit.
 pub fn fit_descriptors(conns: usize) -> Result<u64, String> {
-    let limit = crate::sys::raise_fd_limit().map_err(|e| format!("open-file limit: {e}"))?;
+    let limit = tcpserve::sys::raise_fd_limit().map_err(|e| format!("open-file limit: {e}"))?;
     if conns as u64 + OWN_FDS > limit {
         return Err(format!(
             "{conns} connections need about {} descriptors, and the hard open-file limit is \
@@ -76,7 +76,7 @@ pub fn single(plan: &Plan, pid: Option<u32>) -> io::Result<(Tally, Option<IdleCo
     let before = pid.map(proc::read).transpose()?;
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        if crate::sys::stderr_is_terminal() {
+        if tcpserve::sys::stderr_is_terminal() {
             scope.spawn(|| progress(plan.warmup + plan.duration, &done));
         }
         let result = load::run_then(plan, || pid.map(proc::read).transpose());

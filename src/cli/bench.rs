@@ -9,8 +9,8 @@ use getopts::{Matches, Options};
 use super::{
     failed, parse_addr, parse_args, parse_count, parse_secs, parse_size, usage_error, EXIT_FAILED,
 };
-use tcpserve::bench;
-use tcpserve::config::Model;
+use crate::bench;
+use tcpserve::Model;
 
 const BENCH_BRIEF: &str = "usage: tcpserve bench echo ADDR [options]
        tcpserve bench file ADDR NAME [options]

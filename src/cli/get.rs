@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use getopts::Options;
 
 use super::{client_timeout, failed, parse_args, usage_error};
-use tcpserve::clients::{self, get, http};
+use crate::clients::{self, get, http};
 
 const GET_BRIEF: &str = "usage: tcpserve get ADDR NAME [-o PATH] [--force] [--timeout SECS]
        tcpserve get http://HOST[:PORT]/PATH [-o PATH] [--force] [--continue] [--timeout SECS]";

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use getopts::Options;
 
 use super::{client_timeout, failed, parse_args, usage_error};
-use tcpserve::clients::{self, send};
+use crate::clients::{self, send};
 
 const SEND_BRIEF: &str = "usage: tcpserve send ADDR [MESSAGE...] [--timeout SECS]";
 /// What `--help` says after the options.

@@ -11,12 +11,14 @@ use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
     EXIT_FAILED,
 };
-use tcpserve::config::{self, Config, Model};
 use tcpserve::logging::{self, access};
-use tcpserve::{stop, Ending, Server};
+use tcpserve::{defaults, Builder, Ending, Model, Server};
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
                            [--log DEST] [--access-log DEST] [options]";
+/// Where the services listen when no service option is given.
+const DEFAULT_ECHO: &str = "127.0.0.1:8080";
+const DEFAULT_FILES: &str = "127.0.0.1:8081";
 /// Below this a connection thread cannot run its service; smaller requests are raised to it.
 const MIN_THREAD_STACK: usize = 16 * 1024;
 /// At exit, queued log lines get at least this long to reach their destination.
@@ -27,10 +29,7 @@ fn serve_options() -> Options {
     opts.optopt(
         "",
         "echo",
-        &format!(
-            "run the echo service on ADDR (default {})",
-            config::DEFAULT_ECHO_ADDR
-        ),
+        &format!("run the echo service on ADDR (default {})", DEFAULT_ECHO),
         "ADDR",
     );
     opts.optopt(
@@ -38,7 +37,7 @@ fn serve_options() -> Options {
         "files",
         &format!(
             "run the file-download service on ADDR (default {})",
-            config::DEFAULT_FILES_ADDR
+            DEFAULT_FILES
         ),
         "ADDR",
     );
@@ -54,7 +53,7 @@ fn serve_options() -> Options {
         &format!(
             "files: a name sent with no newline is whole after MS quiet; 0 takes the first \
              read as the name (default {})",
-            config::DEFAULT_NAME_WAIT.as_millis()
+            defaults::NAME_WAIT.as_millis()
         ),
         "MS",
     );
@@ -63,7 +62,7 @@ fn serve_options() -> Options {
         "request-timeout",
         &format!(
             "files: close a client whose request is not whole after SECS (default {})",
-            config::DEFAULT_REQUEST_TIMEOUT.as_secs()
+            defaults::REQUEST_TIMEOUT.as_secs()
         ),
         "SECS",
     );
@@ -72,7 +71,7 @@ fn serve_options() -> Options {
         "idle-timeout",
         &format!(
             "close a connection that moves no byte for SECS (default {})",
-            config::DEFAULT_IDLE_TIMEOUT.as_secs()
+            defaults::IDLE_TIMEOUT.as_secs()
         ),
         "SECS",
     );
@@ -88,7 +87,7 @@ fn serve_options() -> Options {
         "buffer",
         &format!(
             "most unsent bytes held per connection, e.g. 65536 or 64K (default {}K)",
-            config::DEFAULT_BUFFER / 1024
+            defaults::BUFFER / 1024
         ),
         "BYTES",
     );
@@ -97,7 +96,7 @@ fn serve_options() -> Options {
         "shutdown-timeout",
         &format!(
             "on SIGINT/SIGTERM, wait up to SECS for work in flight (default {})",
-            config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs()
+            defaults::SHUTDOWN_TIMEOUT.as_secs()
         ),
         "SECS",
     );
@@ -113,7 +112,7 @@ fn serve_options() -> Options {
         "thread-stack",
         &format!(
             "threads model: each connection thread's stack, e.g. 64K (default {}K)",
-            config::DEFAULT_THREAD_STACK / 1024
+            defaults::THREAD_STACK / 1024
         ),
         "BYTES",
     );
@@ -163,7 +162,7 @@ pub fn command(args: &[OsString]) -> ExitCode {
     if let Some(extra) = matches.free.first() {
         return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
     }
-    let (config, log_options) = match (serve_config(&matches), log_options(&matches)) {
+    let (served, log_options) = match (serve_config(&matches), log_options(&matches)) {
         (Ok(c), Ok(l)) => (c, l),
         (Err(message), _) | (_, Err(message)) => return usage_error("serve", &message, brief),
     };
@@ -174,18 +173,22 @@ pub fn command(args: &[OsString]) -> ExitCode {
     if let Err(e) = logging::reopen_on_signals() {
         return failed(format_args!("cannot handle signals: {e}"));
     }
-    let server = match Server::bind(&config) {
+    let Served {
+        builder,
+        shutdown_timeout,
+    } = served;
+    let server = match builder.bind() {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
-    if let Err(e) = stop::forward_signals(&server.stopper()) {
+    if let Err(e) = server.stopper().stop_on_signals() {
         return failed(format_args!("cannot handle signals: {e}"));
     }
     let ended = server.run();
     // What is queued reaches its destination before exit, as long as the destination takes
     // it within the time work in flight had (a forced stop does not wait that long).
     let flush = match ended {
-        Ok(Ending::Graceful) => config.shutdown_timeout.max(MIN_LOG_FLUSH),
+        Ok(Ending::Graceful) => shutdown_timeout.max(MIN_LOG_FLUSH),
         _ => MIN_LOG_FLUSH,
     };
     log.finish(Instant::now() + flush);
@@ -196,53 +199,65 @@ pub fn command(args: &[OsString]) -> ExitCode {
     }
 }
 
-fn serve_config(m: &Matches) -> Result<Config, String> {
-    let mut config = Config::default();
+/// What `serve`'s options ask for: the server, and how long its shutdown may take (the logs
+/// get as long to reach their destinations).
+struct Served {
+    builder: Builder,
+    shutdown_timeout: Duration,
+}
+
+fn serve_config(m: &Matches) -> Result<Served, String> {
+    let mut builder = Server::builder();
     // No service named: every service on its default address. Some named: only those.
-    if m.opt_present("echo") || m.opt_present("files") {
-        config.echo = None;
-        config.files = None;
+    let (echo, files) = match m.opt_present("echo") || m.opt_present("files") {
+        true => (m.opt_str("echo"), m.opt_str("files")),
+        false => (Some(DEFAULT_ECHO.into()), Some(DEFAULT_FILES.into())),
+    };
+    if let Some(addr) = echo {
+        builder = builder.echo(parse_addr("--echo", &addr)?);
     }
-    if let Some(addr) = m.opt_str("echo") {
-        config.echo = Some(parse_addr("--echo", &addr)?);
-    }
-    if let Some(addr) = m.opt_str("files") {
-        config.files = Some(parse_addr("--files", &addr)?);
-    }
-    if let Some(dir) = m.opt_str("root") {
-        config.root = dir.into();
+    if let Some(addr) = files {
+        let root = m.opt_str("root").unwrap_or_else(|| ".".into());
+        builder = builder.files(parse_addr("--files", &addr)?, root);
     }
     if let Some(v) = m.opt_str("name-wait") {
-        config.name_wait = parse_millis("--name-wait", &v)?;
+        builder = builder.name_wait(parse_millis("--name-wait", &v)?);
     }
     if let Some(v) = m.opt_str("request-timeout") {
-        config.request_timeout = parse_secs("--request-timeout", &v, false)?;
+        builder = builder.request_timeout(parse_secs("--request-timeout", &v, false)?);
     }
     if let Some(v) = m.opt_str("idle-timeout") {
-        config.idle_timeout = parse_secs("--idle-timeout", &v, false)?;
+        builder = builder.idle_timeout(parse_secs("--idle-timeout", &v, false)?);
     }
     if let Some(v) = m.opt_str("max-conns") {
-        config.max_conns = Some(parse_count("--max-conns", &v)?);
+        builder = builder.max_conns(parse_count("--max-conns", &v)?);
     }
     if let Some(v) = m.opt_str("buffer") {
-        config.buffer = parse_size("--buffer", &v)?;
+        builder = builder.buffer(parse_size("--buffer", &v)?);
     }
     if let Some(v) = m.opt_str("model") {
-        config.model = Model::from_name(&v)
+        let model = Model::from_name(&v)
             .ok_or_else(|| format!("--model: '{v}' is not one of reactor, threads, iterative"))?;
+        builder = builder.model(model);
     }
     if let Some(v) = m.opt_str("thread-stack") {
-        config.thread_stack = parse_size("--thread-stack", &v)?.max(MIN_THREAD_STACK);
+        builder = builder.thread_stack(parse_size("--thread-stack", &v)?.max(MIN_THREAD_STACK));
     }
+    let mut shutdown_timeout = defaults::SHUTDOWN_TIMEOUT;
     if let Some(v) = m.opt_str("shutdown-timeout") {
-        config.shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
+        shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
+        builder = builder.shutdown_timeout(shutdown_timeout);
     }
     if let Some(v) = m.opt_str("access-log-format") {
-        config.access_format = access::Format::from_name(&v).ok_or_else(|| {
+        let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")
         })?;
+        builder = builder.access_format(format);
     }
-    Ok(config)
+    Ok(Served {
+        builder,
+        shutdown_timeout,
+    })
 }
 
 /// The server's logs: `--log`, `--access-log`, `--access-log-format`, `-v`, `-q`.

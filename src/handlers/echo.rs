@@ -8,7 +8,7 @@
 use std::io;
 
 use super::pending::Pending;
-use super::{write_some, Ctx, Next, Reason, Transport};
+use super::{write_some, Ctx, Next, Reason, Service, Transport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -20,6 +20,8 @@ enum State {
     PeerDone,
 }
 
+/// The echo service: usable on its own as a program's service too (it is the smallest complete
+/// example of the [`Service`] contract).
 #[derive(Debug)]
 pub struct Echo {
     state: State,
@@ -33,19 +35,12 @@ impl Default for Echo {
 }
 
 impl Echo {
+    /// A fresh connection's echo.
     pub fn new() -> Echo {
         Echo {
             state: State::Fresh,
             pending: Pending::default(),
         }
-    }
-
-    pub fn buffered(&self) -> usize {
-        self.pending.len()
-    }
-
-    pub fn at_rest(&self) -> bool {
-        self.state == State::Fresh
     }
 
     fn set_state(&mut self, next: State) {
@@ -54,9 +49,11 @@ impl Echo {
             self.state = next;
         }
     }
+}
 
+impl Service for Echo {
     /// Echoes until the socket would block or the exchange is over.
-    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+    fn on_ready(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Next {
         let scratch = &mut *ctx.scratch;
         loop {
             if let Err(err) = self.pending.flush(io) {
@@ -66,13 +63,13 @@ impl Echo {
                 return if self.pending.is_empty() {
                     Next::Close(Reason::Done)
                 } else {
-                    Next::Write
+                    Next::Wait
                 };
             }
             let room = ctx.settings.buffer.saturating_sub(self.pending.len());
             if room == 0 {
                 // Backpressure: read nothing more until the peer takes what it is owed.
-                return Next::Write;
+                return Next::Wait;
             }
             let want = room.min(scratch.len());
             match io.read(&mut scratch[..want]) {
@@ -90,17 +87,19 @@ impl Echo {
                         self.pending.push(data);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return if self.pending.is_empty() {
-                        Next::Read
-                    } else {
-                        Next::Write
-                    };
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Next::Close(e.into()),
             }
         }
+    }
+
+    fn buffered(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn at_rest(&self) -> bool {
+        self.state == State::Fresh
     }
 }
 
@@ -118,7 +117,7 @@ mod tests {
             buffer,
             ..Settings::default()
         };
-        echo.drive(io, &mut Script::ctx(&mut [0u8; 16], &settings))
+        echo.on_ready(io, &mut Script::ctx(&mut [0u8; 16], &settings))
     }
 
     // --- Fresh ---
@@ -126,7 +125,7 @@ mod tests {
     #[test]
     fn fresh_waits_to_read_and_is_at_rest() {
         let (mut echo, mut io) = (Echo::new(), Script::new(ROOMY));
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         assert!(echo.at_rest());
     }
 
@@ -144,7 +143,7 @@ mod tests {
             .then_bytes(b"hello")
             .then_bytes(b" world, longer than scratch");
         let mut echo = Echo::new();
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         assert_eq!(io.written, b"hello world, longer than scratch");
         assert_eq!(echo.buffered(), 0);
         assert!(!echo.at_rest());
@@ -154,10 +153,10 @@ mod tests {
     fn a_short_write_keeps_the_rest_and_waits_to_write() {
         let mut io = Script::new(3).then_bytes(b"abcdef");
         let mut echo = Echo::new();
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Write);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         assert_eq!((io.written.as_slice(), echo.buffered()), (&b"abc"[..], 3));
         io.room = ROOMY;
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         assert_eq!(
             (io.written.as_slice(), echo.buffered()),
             (&b"abcdef"[..], 0)
@@ -168,11 +167,11 @@ mod tests {
     fn a_full_buffer_stops_reading_until_it_drains() {
         let mut io = Script::new(0).then_bytes(&[7u8; 40]);
         let mut echo = Echo::new();
-        assert_eq!(drive(&mut echo, &mut io, 10), Next::Write);
+        assert_eq!(drive(&mut echo, &mut io, 10), Next::Wait);
         assert_eq!(echo.buffered(), 10, "holds exactly the buffer");
         assert_eq!(io.unread(), 1, "the rest stays in the socket");
         io.room = ROOMY;
-        assert_eq!(drive(&mut echo, &mut io, 10), Next::Read);
+        assert_eq!(drive(&mut echo, &mut io, 10), Next::Wait);
         assert_eq!(io.written, vec![7u8; 40]);
     }
 
@@ -182,7 +181,7 @@ mod tests {
             .then_error(ErrorKind::Interrupted)
             .then_bytes(b"x");
         let mut echo = Echo::new();
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Read);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         assert_eq!(io.written, b"x");
     }
 
@@ -192,7 +191,7 @@ mod tests {
     fn end_of_stream_flushes_what_is_owed_then_is_done() {
         let mut io = Script::new(2).then_bytes(b"tail").then_eof();
         let mut echo = Echo::new();
-        assert_eq!(drive(&mut echo, &mut io, 64), Next::Write);
+        assert_eq!(drive(&mut echo, &mut io, 64), Next::Wait);
         io.room = ROOMY;
         assert_eq!(drive(&mut echo, &mut io, 64), Next::Close(Reason::Done));
         assert_eq!(io.written, b"tail");

@@ -1,11 +1,15 @@
-//! The services, as state machines that any driver can run.
+//! The services, as state machines that any driver can run, and the contract they share.
 //!
-//! A service is handed its socket (a [`Transport`]: `Read + Write`, plus `sendfile`) and a
-//! [`Ctx`] (the driver's scratch buffer, settings, the time, the peer), does as much work as the
-//! socket allows, and returns [`Next`]: what it waits for, or why it is finished. It may also
-//! name a [`Service::deadline`], when the driver must call [`Service::on_deadline`]. The reactor
-//! maps all that to readiness and timers; a blocking driver simply calls again. Nothing here
-//! knows about `mio`: a nonblocking socket shows up only as `WouldBlock`.
+//! A [`Service`] is one connection's protocol. A driver hands it its socket (a [`Transport`]:
+//! `Read + Write`, plus `sendfile`) and a [`Ctx`] (a scratch buffer, the settings, the time, the
+//! peer); it does as much work as the socket allows and returns [`Next`]: wait, or close for a
+//! [`Reason`]. It may also name a [`Service::deadline`], when the driver must call
+//! [`Service::on_deadline`] even if the socket stays silent. The reactor maps all that to
+//! readiness and timers; a blocking driver simply calls again. Nothing here knows about `mio`:
+//! a nonblocking socket shows up only as `WouldBlock`.
+//!
+//! The built-in services (echo, files) implement the same trait as an embedding program's own.
+//! [`AnyService`] holds any of them in a connection: the built-ins inline, a program's boxed.
 
 pub mod echo;
 pub mod files;
@@ -18,10 +22,12 @@ use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use echo::Echo;
 pub use files::Files;
+pub use pending::Pending;
 
 use crate::logging::access;
 use crate::root::Root;
@@ -29,33 +35,58 @@ use crate::sys;
 
 /// The size of the scratch buffer every driver gives its services (one per reactor, one per
 /// serving thread).
-pub const SCRATCH_SIZE: usize = 64 * 1024;
+pub(crate) const SCRATCH_SIZE: usize = 64 * 1024;
 
-/// Which service a listener offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceKind {
-    Echo,
-    Files,
-}
+/// One connection's protocol: a state machine a driver runs a turn at a time.
+///
+/// Each turn must do what the socket allows now and return: a read or write that would block
+/// returns `WouldBlock`, and the service then returns [`Next::Wait`]. Every model (the reactor,
+/// the threaded and the iterative) drives a service through these methods alone, so a service
+/// that keeps to them runs unchanged on all three. Output the socket does not take should be
+/// kept in a bounded buffer ([`Pending`]) and reading should stop while it holds
+/// [`Settings::buffer_limit`] bytes: that is backpressure, and what keeps a client that never reads
+/// from growing the server's memory.
+pub trait Service: Send {
+    /// Runs until the socket would block or the exchange is over.
+    fn on_ready(&mut self, io: &mut dyn Transport, cx: &mut Ctx<'_>) -> Next;
 
-impl ServiceKind {
-    /// Whether the service's small writes must leave at once (TCP_NODELAY): echo replies must
-    /// not wait on Nagle's algorithm. A file download needs no such call: its FIN pushes the tail.
-    pub fn wants_nodelay(self) -> bool {
-        matches!(self, ServiceKind::Echo)
+    /// When the driver must call [`Service::on_deadline`] even if the socket stays silent;
+    /// `None` (the default) waits for the socket, or the idle timeout.
+    fn deadline(&self, _settings: &Settings) -> Option<Instant> {
+        None
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceKind::Echo => "echo",
-            ServiceKind::Files => "files",
-        }
+    /// Called once the time has reached [`Service::deadline`]. By default, a turn like any other.
+    fn on_deadline(&mut self, io: &mut dyn Transport, cx: &mut Ctx<'_>) -> Next {
+        self.on_ready(io, cx)
     }
+
+    /// Bytes of output held for the peer (counted in the server's `buffered` statistic).
+    fn buffered(&self) -> usize {
+        0
+    }
+
+    /// True while closing would lose nothing (no request in progress): a graceful shutdown
+    /// closes such connections at once and waits for the others. By default: nothing buffered.
+    fn at_rest(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// True while part-way through an answer: a driver that must close now (idle timeout, a
+    /// forced shutdown) then resets the connection, so the peer cannot take what it got for all
+    /// of it. By default: something buffered.
+    fn mid_answer(&self) -> bool {
+        self.buffered() > 0
+    }
+
+    /// The driver closes the connection for its own `reason` (idle, shutdown): the service may
+    /// log what it had in progress. By default, nothing.
+    fn abandon(&mut self, _reason: Reason, _cx: &mut Ctx<'_>) {}
 }
 
 /// Why a driver gives a service its turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wakeup {
+pub(crate) enum Wakeup {
     /// The socket may have moved (readiness, a blocking call's return, or a turn that used up
     /// its budget).
     Ready,
@@ -63,14 +94,13 @@ pub enum Wakeup {
     Deadline,
 }
 
-/// What the service waits for after a turn.
-#[derive(Debug, PartialEq, Eq)]
+/// What a service waits for after a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// Waiting for the peer to send.
-    Read,
-    /// Holding output the socket would not take yet.
-    Write,
-    /// Finished; the driver closes the connection.
+    /// Waiting for the socket (to bring input or take output) or the service's deadline.
+    /// Every driver watches both directions, so a service need not say which.
+    Wait,
+    /// Finished; the driver closes the connection and logs the reason.
     Close(Reason),
 }
 
@@ -87,6 +117,8 @@ pub enum Reason {
     RequestTimeout,
     /// The server is shutting down and this connection had no work in flight, or ran out of time.
     Shutdown,
+    /// The peer broke the service's protocol; the text says how.
+    Protocol(&'static str),
     /// Any other socket error.
     Io(io::ErrorKind),
 }
@@ -96,15 +128,13 @@ impl Reason {
     pub fn is_fault(self) -> bool {
         matches!(self, Reason::Io(_))
     }
-}
 
-impl Reason {
-    /// The one log line for a connection that ended this way.
-    pub fn log(self, kind: ServiceKind, peer: SocketAddr) {
+    /// The one log line for a connection of service `name` that ended this way.
+    pub(crate) fn log(self, name: &str, peer: SocketAddr) {
         if self.is_fault() {
-            log::warn!("{} {peer}: closed: {self}", kind.name());
+            log::warn!("{name} {peer}: closed: {self}");
         } else {
-            log::debug!("{} {peer}: closed: {self}", kind.name());
+            log::debug!("{name} {peer}: closed: {self}");
         }
     }
 }
@@ -128,8 +158,121 @@ impl fmt::Display for Reason {
             Reason::IdleTimeout => f.write_str("idle timeout"),
             Reason::RequestTimeout => f.write_str("request timeout"),
             Reason::Shutdown => f.write_str("server shutting down"),
+            Reason::Protocol(why) => write!(f, "protocol error: {why}"),
             Reason::Io(kind) => write!(f, "socket error: {kind}"),
         }
+    }
+}
+
+/// Makes a program's service for each new connection.
+pub(crate) type MakeService = dyn Fn() -> Box<dyn Service> + Send + Sync;
+
+/// What a listener offers.
+#[derive(Clone)]
+pub(crate) enum Offer {
+    Echo,
+    Files,
+    /// An embedding program's own service, by its name.
+    User(&'static str, Arc<MakeService>),
+}
+
+impl fmt::Debug for Offer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Offer {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Offer::Echo => "echo",
+            Offer::Files => "files",
+            Offer::User(name, _) => name,
+        }
+    }
+
+    /// Whether the service's small writes must leave at once (TCP_NODELAY): echo replies, and a
+    /// program's request-reply protocol, must not wait on Nagle's algorithm. A file download
+    /// needs no such call: its FIN pushes the tail.
+    pub(crate) fn wants_nodelay(&self) -> bool {
+        !matches!(self, Offer::Files)
+    }
+
+    /// A new connection's service.
+    pub(crate) fn start(&self, settings: &Settings, now: Instant) -> AnyService {
+        match self {
+            Offer::Echo => AnyService::Echo(Echo::new()),
+            Offer::Files => AnyService::Files(Files::new(settings, now)),
+            Offer::User(name, make) => AnyService::User(name, make()),
+        }
+    }
+}
+
+/// One connection's service, whichever it is: the built-ins inline, so a connection to them
+/// needs no allocation of its own; a program's boxed.
+pub(crate) enum AnyService {
+    Echo(Echo),
+    Files(Files),
+    User(&'static str, Box<dyn Service>),
+}
+
+impl fmt::Debug for AnyService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl AnyService {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            AnyService::Echo(_) => "echo",
+            AnyService::Files(_) => "files",
+            AnyService::User(name, _) => name,
+        }
+    }
+
+    fn get(&self) -> &dyn Service {
+        match self {
+            AnyService::Echo(echo) => echo,
+            AnyService::Files(files) => files,
+            AnyService::User(_, service) => service.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn Service {
+        match self {
+            AnyService::Echo(echo) => echo,
+            AnyService::Files(files) => files,
+            AnyService::User(_, service) => service.as_mut(),
+        }
+    }
+
+    /// One turn, for the reason the driver gives.
+    pub(crate) fn turn(&mut self, wakeup: Wakeup, io: &mut dyn Transport, cx: &mut Ctx) -> Next {
+        match wakeup {
+            Wakeup::Ready => self.get_mut().on_ready(io, cx),
+            Wakeup::Deadline => self.get_mut().on_deadline(io, cx),
+        }
+    }
+
+    pub(crate) fn deadline(&self, settings: &Settings) -> Option<Instant> {
+        self.get().deadline(settings)
+    }
+
+    pub(crate) fn abandon(&mut self, reason: Reason, cx: &mut Ctx) {
+        self.get_mut().abandon(reason, cx)
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        self.get().buffered()
+    }
+
+    pub(crate) fn mid_answer(&self) -> bool {
+        self.get().mid_answer()
+    }
+
+    pub(crate) fn at_rest(&self) -> bool {
+        self.get().at_rest()
     }
 }
 
@@ -138,23 +281,41 @@ impl fmt::Display for Reason {
 pub struct Settings {
     /// Most bytes of unsent output one connection may hold before the service stops reading;
     /// also the largest chunk a file is copied in when `sendfile` cannot be used.
-    pub buffer: usize,
+    pub(crate) buffer: usize,
     /// Files: how long after the last byte of a name with no terminator it counts as whole;
     /// zero takes the first read as the whole name.
-    pub name_wait: Duration,
+    pub(crate) name_wait: Duration,
     /// Files: how long the whole request may take to arrive.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Files: the served directory (`None` when no files service runs).
-    pub root: Option<Root>,
+    pub(crate) root: Option<Root>,
     /// Files over HTTP: how long a connection is kept between requests.
-    pub persistence: Persistence,
+    pub(crate) persistence: Persistence,
     /// Files: how an access line is written.
-    pub access_format: access::Format,
+    pub(crate) access_format: access::Format,
+}
+
+impl Settings {
+    /// Most bytes of output one connection may hold (`--buffer`, [`Builder::buffer`]): a
+    /// service stops reading while it holds this much for its peer.
+    ///
+    /// [`Builder::buffer`]: crate::Builder::buffer
+    pub fn buffer_limit(&self) -> usize {
+        self.buffer
+    }
+
+    /// How long a request may take to arrive (`--request-timeout`,
+    /// [`Builder::request_timeout`]).
+    ///
+    /// [`Builder::request_timeout`]: crate::Builder::request_timeout
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
 }
 
 /// How long an HTTP connection is kept open between requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
+pub(crate) enum Persistence {
     /// Until the client closes it, or the idle timeout.
     Idle,
     /// Only while the client's next request has already arrived (pipelined): the iterative
@@ -185,26 +346,58 @@ impl Default for Settings {
 /// What a driver hands a service for one turn, besides the socket.
 pub struct Ctx<'a> {
     /// Where reads land; owned by the driver, shared by every connection it runs.
-    pub scratch: &'a mut [u8],
-    pub settings: &'a Settings,
-    pub clock: Clock,
+    pub(crate) scratch: &'a mut [u8],
+    pub(crate) settings: &'a Settings,
+    pub(crate) clock: Clock,
     /// The client, for the access log.
-    pub peer: SocketAddr,
+    pub(crate) peer: SocketAddr,
 }
 
-impl Ctx<'_> {
-    /// The time, as the driver keeps it.
+impl<'a> Ctx<'a> {
+    /// A context whose time is `now` for the whole turn (a nonblocking turn is short).
+    pub(crate) fn at(
+        scratch: &'a mut [u8],
+        settings: &'a Settings,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> Ctx<'a> {
+        Ctx {
+            scratch,
+            settings,
+            clock: Clock::Turn(now),
+            peer,
+        }
+    }
+
+    /// The time, as the driver keeps it: read once per turn of the event loop, and when asked
+    /// by a blocking driver (whose turn may have waited).
     pub fn now(&self) -> Instant {
         match self.clock {
             Clock::Turn(now) => now,
             Clock::Live => Instant::now(),
         }
     }
+
+    /// A buffer to read into, shared by every connection of the driver: what a turn leaves in
+    /// it is gone by the next.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        self.scratch
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The server's settings.
+    pub fn settings(&self) -> &Settings {
+        self.settings
+    }
 }
 
 /// How a driver tells a service the time.
 #[derive(Clone, Copy, Debug)]
-pub enum Clock {
+pub(crate) enum Clock {
     /// One reading per turn: a nonblocking turn is short (the reactor reads the clock once per
     /// pass of its loop).
     Turn(Instant),
@@ -253,119 +446,9 @@ impl Transport for std::net::TcpStream {
     }
 }
 
-/// A nonblocking socket, as the reactor uses.
-impl Transport for mio::net::TcpStream {
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)
-    }
-
-    fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(self, buf)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        sys::send_more(self.as_raw_fd(), buf)
-    }
-}
-
-/// One connection's service, whichever it is. An enum rather than a trait object, so a
-/// connection needs no allocation of its own.
-#[derive(Debug)]
-pub enum Service {
-    Echo(Echo),
-    Files(Files),
-}
-
-impl Service {
-    pub fn new(kind: ServiceKind, settings: &Settings, now: Instant) -> Service {
-        match kind {
-            ServiceKind::Echo => Service::Echo(Echo::new()),
-            ServiceKind::Files => Service::Files(Files::new(settings, now)),
-        }
-    }
-
-    pub fn kind(&self) -> ServiceKind {
-        match self {
-            Service::Echo(_) => ServiceKind::Echo,
-            Service::Files(_) => ServiceKind::Files,
-        }
-    }
-
-    /// Runs the service until the socket would block or the service is finished.
-    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
-        match self {
-            Service::Echo(echo) => echo.drive(io, ctx),
-            Service::Files(files) => files.drive(io, ctx),
-        }
-    }
-
-    /// When the service must be called back even if the socket stays silent.
-    pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
-        match self {
-            Service::Echo(_) => None,
-            Service::Files(files) => files.deadline(settings),
-        }
-    }
-
-    /// Called once `ctx.now` has reached [`Service::deadline`].
-    pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
-        match self {
-            Service::Echo(echo) => echo.drive(io, ctx),
-            Service::Files(files) => files.on_deadline(io, ctx),
-        }
-    }
-
-    /// One turn, for the reason the driver gives: [`Service::drive`] or
-    /// [`Service::on_deadline`].
-    pub fn turn<T: Transport>(&mut self, wakeup: Wakeup, io: &mut T, ctx: &mut Ctx) -> Next {
-        match wakeup {
-            Wakeup::Ready => self.drive(io, ctx),
-            Wakeup::Deadline => self.on_deadline(io, ctx),
-        }
-    }
-
-    /// The driver is closing the connection for its own `reason` (idle, shutdown): the
-    /// service logs what it had in progress.
-    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant, settings: &Settings) {
-        match self {
-            Service::Echo(_) => {}
-            Service::Files(files) => files.abandon(reason, peer, now, settings),
-        }
-    }
-
-    /// Bytes of output held for this connection.
-    pub fn buffered(&self) -> usize {
-        match self {
-            Service::Echo(echo) => echo.buffered(),
-            Service::Files(files) => files.buffered(),
-        }
-    }
-
-    /// True while the service is part-way through an answer (a file being sent, echo bytes
-    /// owed): closing now would cut it short, which the driver then signals with a reset.
-    pub fn mid_answer(&self) -> bool {
-        match self {
-            Service::Echo(echo) => echo.buffered() > 0,
-            Service::Files(files) => files.sending(),
-        }
-    }
-
-    /// True while no request is in progress, so closing now loses nothing (used at shutdown).
-    pub fn at_rest(&self) -> bool {
-        match self {
-            Service::Echo(echo) => echo.at_rest(),
-            Service::Files(files) => files.at_rest(),
-        }
-    }
-}
-
 /// Writes as much of `buf` as the socket takes now: stops at `WouldBlock`, retries
 /// `Interrupted`, and returns how many bytes went out.
-pub(crate) fn write_some<W: io::Write>(io: &mut W, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn write_some<W: io::Write + ?Sized>(io: &mut W, buf: &[u8]) -> io::Result<usize> {
     let mut sent = 0;
     while sent < buf.len() {
         match io.write(&buf[sent..]) {

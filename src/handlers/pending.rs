@@ -1,12 +1,15 @@
 //! Output a service owes its peer but the socket would not take yet.
-//!
-//! Empty, it owns no heap memory: an idle connection costs only its struct. It allocates when a
-//! write falls short and gives the allocation back as soon as it has been flushed.
 
 use std::io;
 
 use super::write_some;
 
+/// Output a service owes its peer but the socket would not take yet: what every service keeps
+/// instead of blocking, and measures against [`Settings::buffer_limit`](crate::Settings::buffer_limit)
+/// to stop reading (backpressure).
+///
+/// Empty, it owns no heap memory: an idle connection costs only its struct. It allocates when a
+/// write falls short and gives the allocation back as soon as it has been flushed.
 #[derive(Debug, Default)]
 pub struct Pending {
     buf: Vec<u8>,
@@ -15,10 +18,12 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// Bytes still owed.
     pub fn len(&self) -> usize {
         self.buf.len() - self.start
     }
 
+    /// Whether nothing is owed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -37,7 +42,7 @@ impl Pending {
     }
 
     /// Sends what the socket takes now. `Ok` whether or not everything went.
-    pub fn flush<W: io::Write>(&mut self, io: &mut W) -> io::Result<()> {
+    pub fn flush<W: io::Write + ?Sized>(&mut self, io: &mut W) -> io::Result<()> {
         if self.is_empty() {
             return Ok(());
         }

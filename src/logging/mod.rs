@@ -3,7 +3,7 @@
 //! waits for a log, and no log failure ever stops the server.
 //!
 //! - [`init`] opens the destinations and installs a `log::Log` that formats each record on the
-//!   calling thread, into a buffer that thread keeps, and queues the line ([`sink`]).
+//!   calling thread, into a buffer that thread keeps, and queues the line (`sink.rs`).
 //! - [`access`]: what an access line holds and its three formats; it reaches this logger
 //!   through the `log` facade, under its own target.
 //! - [`Escaped`]: client bytes made safe to print; [`Throttle`]: one line a second for a

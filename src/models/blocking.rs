@@ -14,10 +14,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::control::{Phase, Registration};
-use crate::handlers::{
-    Clock, Ctx, Next, Reason, Service, ServiceKind, Settings, Transport, Wakeup,
-};
+use super::control::Registration;
+use crate::driver::{self, Due, Moved, Phase, Progress};
+use crate::handlers::{Clock, Ctx, Next, Offer, Reason, Settings, Transport, Wakeup};
 use crate::sys;
 
 /// A socket timeout of zero means "none" to the kernel: never ask for less than this.
@@ -41,10 +40,7 @@ struct BlockingIo<'a> {
     /// and a shutdown must not take it for a connection at rest meanwhile.
     reg: &'a Registration,
     reads: Reads,
-    /// Bytes the service read, wrote, and read only to drop (not progress).
-    bytes_in: u64,
-    bytes_out: u64,
-    dropped: u64,
+    moved: Moved,
 }
 
 /// The socket timeout expired: to the service, the socket would block.
@@ -62,7 +58,7 @@ impl BlockingIo<'_> {
                 if n > 0 {
                     self.reg.set_at_rest(false);
                 }
-                self.bytes_in += n as u64;
+                self.moved.bytes_in += n as u64;
                 self.reads = if n > 0 && n < asked {
                     Reads::Drained
                 } else {
@@ -94,7 +90,7 @@ impl Read for BlockingIo<'_> {
 impl BlockingIo<'_> {
     fn wrote(&mut self, result: io::Result<usize>) -> io::Result<usize> {
         let n = result.map_err(timed_out)?;
-        self.bytes_out += n as u64;
+        self.moved.bytes_out += n as u64;
         Ok(n)
     }
 }
@@ -125,12 +121,10 @@ impl Transport for BlockingIo<'_> {
         if self.reads == Reads::Drained {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let before = self.bytes_in;
+        let before = self.moved.bytes_in;
         let result = sys::recv_now(self.stream.as_raw_fd(), buf);
         let result = self.after_read(result, buf.len());
-        // Counted, but not progress.
-        self.dropped += self.bytes_in - before;
-        self.bytes_in = before;
+        self.moved.dropped_since(before);
         result
     }
 
@@ -146,33 +140,30 @@ impl Transport for BlockingIo<'_> {
 
 /// Serves one connection to its end. `reg` must be dropped after this returns, before
 /// `stream` (see [`Registration`]).
-pub fn serve(
+pub(crate) fn serve(
     stream: &TcpStream,
     peer: SocketAddr,
-    kind: ServiceKind,
+    offer: &Offer,
     settings: &Settings,
     idle_timeout: Duration,
     scratch: &mut [u8],
     reg: &Registration,
 ) {
-    if kind.wants_nodelay() {
+    if offer.wants_nodelay() {
         let _ = stream.set_nodelay(true);
     }
     let stats = reg.stats();
     let mut now = Instant::now();
-    let mut service = Service::new(kind, settings, now);
-    let mut last_progress = now;
+    let mut service = offer.start(settings, now);
+    let mut progress = Progress::new(now);
     let mut timeout = None;
     let mut wakeup = Wakeup::Ready;
     let reason = loop {
         // Wait at most until the nearest deadline; a constant idle timeout is set only once.
-        let wait = match service.deadline(settings) {
-            Some(due) => due
-                .min(last_progress + idle_timeout)
-                .saturating_duration_since(now),
-            None => idle_timeout,
-        }
-        .max(SHORTEST_WAIT);
+        let wait = progress
+            .deadline(&service, settings, idle_timeout)
+            .saturating_duration_since(now)
+            .max(SHORTEST_WAIT);
         if timeout != Some(wait) {
             if let Err(e) = stream
                 .set_read_timeout(Some(wait))
@@ -188,9 +179,7 @@ pub fn serve(
             stream,
             reg,
             reads: Reads::Wait,
-            bytes_in: 0,
-            bytes_out: 0,
-            dropped: 0,
+            moved: Moved::default(),
         };
         let mut ctx = Ctx {
             scratch: &mut *scratch,
@@ -199,12 +188,11 @@ pub fn serve(
             peer,
         };
         let next = service.turn(wakeup, &mut io, &mut ctx);
-        stats.moved(io.bytes_in + io.dropped, io.bytes_out);
+        let moved = io.moved;
+        stats.moved(moved.bytes_in + moved.dropped, moved.bytes_out);
         stats.rebuffered(before, service.buffered());
         now = Instant::now();
-        if io.bytes_in + io.bytes_out > 0 {
-            last_progress = now;
-        }
+        progress.record(&moved, now);
         if reg.was_cut() {
             break Reason::Shutdown;
         }
@@ -214,17 +202,13 @@ pub fn serve(
         if reg.phase() == Phase::Draining && service.at_rest() {
             break Reason::Shutdown;
         }
-        wakeup = if service.deadline(settings).is_some_and(|due| due <= now) {
-            Wakeup::Deadline
-        } else if last_progress + idle_timeout <= now {
-            break Reason::IdleTimeout;
-        } else {
-            Wakeup::Ready
+        wakeup = match progress.due(&service, settings, idle_timeout, now) {
+            Some(Due::Service) => Wakeup::Deadline,
+            Some(Due::Idle) => break Reason::IdleTimeout,
+            None => Wakeup::Ready,
         };
     };
     stats.rebuffered(service.buffered(), 0);
-    if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
-        service.abandon(reason, peer, now, settings);
-    }
-    reason.log(kind, peer);
+    let fd = stream.as_raw_fd();
+    driver::finish(&mut service, reason, fd, scratch, settings, peer, now);
 }

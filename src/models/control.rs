@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::driver::{Ending, Limits, Setup};
+use crate::driver::{Ending, Limits, Phase, Setup, Shutdown};
 use crate::handlers::Settings;
 use crate::listen::Listener;
 use crate::stats::SharedStats;
@@ -58,16 +58,6 @@ pub fn serve(
 
 /// How long threads cut at the end of a shutdown get to notice before the server returns.
 const CUT_GRACE: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Phase {
-    Serving = 0,
-    /// Listeners closed; connections with work in flight may finish.
-    Draining = 1,
-    /// Every connection is being closed.
-    Cut = 2,
-}
 
 /// One live connection as the controller sees it.
 struct Live {
@@ -172,21 +162,24 @@ impl Control {
         })
     }
 
-    /// Serves as controller until the server has stopped.
-    pub fn run(&self, stop: &mut StopSignal, listeners: &[RawFd], shutdown: Duration) -> Ending {
+    /// Serves as controller until the server has stopped, moving through the phases as
+    /// [`Shutdown`] says.
+    pub fn run(&self, stop: &mut StopSignal, listeners: &[RawFd], timeout: Duration) -> Ending {
         let stop_fd = stop.0.as_raw_fd();
-        let mut stops = 0;
-        while stops == 0 {
+        let mut shutdown = Shutdown::new(timeout);
+        let phase = loop {
             let _ = sys::wait_readable(&[stop_fd], None);
-            stops += stop.take();
-        }
+            if let Some(phase) = shutdown.requested(stop.take(), Instant::now()) {
+                break phase;
+            }
+        };
         // The phase first, so an accept that slips through is not served; then closing a
         // listener ends its blocked accept, and the kernel refuses new clients.
         self.set_phase(Phase::Draining);
         for &fd in listeners {
             sys::shutdown_both(fd);
         }
-        if stops >= 2 {
+        if phase == Phase::Cut {
             return self.cut("second stop request", Ending::Forced);
         }
         let in_flight = {
@@ -202,21 +195,22 @@ impl Control {
                 .count()
         };
         log::info!(
-            "shutting down: no longer accepting; waiting up to {shutdown:?} for {in_flight} connections in flight"
+            "shutting down: no longer accepting; waiting up to {timeout:?} for {in_flight} connections in flight"
         );
-        let until = Instant::now() + shutdown;
         loop {
-            if self.lock().is_empty() {
-                return Ending::Graceful;
+            let now = Instant::now();
+            if let Some(ending) = shutdown.ending(self.lock().is_empty()) {
+                return ending;
             }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if shutdown.timed_out(now) {
                 return self.cut("shutdown timeout", Ending::Graceful);
             }
+            let until = shutdown.drain_deadline().expect("draining");
             let wake_fd = self.wake_rx.as_raw_fd();
+            let left = until.saturating_duration_since(now);
             let _ = sys::wait_readable(&[stop_fd, wake_fd], Some(left));
             let _ = (&self.wake_rx).read(&mut [0u8; 64]);
-            if stop.take() > 0 {
+            if shutdown.requested(stop.take(), Instant::now()) == Some(Phase::Cut) {
                 return self.cut("second stop request", Ending::Forced);
             }
         }

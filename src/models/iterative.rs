@@ -10,8 +10,8 @@ use std::thread;
 use std::time::Instant;
 
 use super::blocking;
-use super::control::{self, Control, Phase};
-use crate::driver::{Ending, Limits, Setup};
+use super::control::{self, Control};
+use crate::driver::{Ending, Limits, Phase, Setup};
 use crate::handlers::{Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::sys;
@@ -64,15 +64,15 @@ fn serve_in_turn(
                     let Ok(reg) = control.register(&stream, usize::MAX) else {
                         return;
                     };
-                    let (kind, idle) = (listener.kind, limits.idle_timeout);
-                    blocking::serve(&stream, peer, kind, settings, idle, &mut scratch, &reg);
+                    let (offer, idle) = (&listener.offer, limits.idle_timeout);
+                    blocking::serve(&stream, peer, offer, settings, idle, &mut scratch, &reg);
                     drop(reg);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => match listen::accept_failure(&e) {
                     AcceptFailure::Retry => {}
                     AcceptFailure::Pause => {
-                        episodes.failed(listener.kind, e, 0, Instant::now());
+                        episodes.failed(listener.offer.name(), e, 0, Instant::now());
                         thread::sleep(ACCEPT_BACKOFF);
                     }
                 },

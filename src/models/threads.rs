@@ -9,9 +9,9 @@ use std::thread;
 use std::time::Instant;
 
 use super::blocking;
-use super::control::{self, Control, Phase, Refused, Registration};
-use crate::driver::{Ending, Limits, Setup};
-use crate::handlers::{ServiceKind, Settings, SCRATCH_SIZE};
+use super::control::{self, Control, Refused, Registration};
+use crate::driver::{Ending, Limits, Phase, Setup};
+use crate::handlers::{Offer, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::logging::{Held, Throttle};
 
@@ -35,7 +35,7 @@ pub fn run(setup: Setup) -> io::Result<Ending> {
             .map(|listener| {
                 let (control, shared) = (Arc::clone(control), Arc::clone(&shared));
                 thread::Builder::new()
-                    .name(format!("accept-{}", listener.kind.name()))
+                    .name(format!("accept-{}", listener.offer.name()))
                     .spawn(move || accept_loop(&listener, &shared, &control))
             })
             .collect()
@@ -45,7 +45,7 @@ pub fn run(setup: Setup) -> io::Result<Ending> {
 /// Takes clients until the server stops. It never returns before that, so the controller may
 /// shut its listener down at any time.
 fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>) {
-    let kind = listener.kind;
+    let offer = &listener.offer;
     let mut episodes = Episodes::default();
     loop {
         let accepted = listener.socket.accept();
@@ -58,7 +58,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
                 match control.register(&stream, shared.limits.max_conns) {
                     Ok(reg) => {
                         episodes.room(Instant::now());
-                        start(kind, Served { reg, stream }, peer, shared);
+                        start(offer, Served { reg, stream }, peer, shared);
                     }
                     // Dropping the stream closes it: the client reads end-of-stream.
                     Err(Refused::Full(open)) => {
@@ -72,7 +72,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
                 AcceptFailure::Retry => {}
                 AcceptFailure::Pause => {
                     let open = control.stats().open_now() as usize;
-                    episodes.failed(kind, e, open, Instant::now());
+                    episodes.failed(offer.name(), e, open, Instant::now());
                     thread::sleep(ACCEPT_BACKOFF);
                 }
             },
@@ -81,8 +81,9 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
 }
 
 /// Starts the thread that serves one client; if none can be had, refuses that client.
-fn start(kind: ServiceKind, served: Served, peer: SocketAddr, shared: &Arc<Shared>) {
+fn start(offer: &Offer, served: Served, peer: SocketAddr, shared: &Arc<Shared>) {
     let thread_shared = Arc::clone(shared);
+    let thread_offer = offer.clone();
     let spawned = thread::Builder::new()
         .stack_size(shared.limits.thread_stack)
         .spawn(move || {
@@ -93,14 +94,22 @@ fn start(kind: ServiceKind, served: Served, peer: SocketAddr, shared: &Arc<Share
             let Shared { settings, limits } = &*thread_shared;
             let (stream, reg) = (&served.stream, &served.reg);
             let idle = limits.idle_timeout;
-            blocking::serve(stream, peer, kind, settings, idle, &mut scratch, reg);
+            blocking::serve(
+                stream,
+                peer,
+                &thread_offer,
+                settings,
+                idle,
+                &mut scratch,
+                reg,
+            );
         });
     if let Err(e) = spawned {
         static NO_THREAD: Throttle = Throttle::new();
         if let Some(held) = NO_THREAD.admit(std::time::Instant::now()) {
             log::warn!(
                 "{} {peer}: cannot start a thread ({e}); refusing this client{}",
-                kind.name(),
+                offer.name(),
                 Held(held)
             );
         }

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tcpserve::{Config, Handle, Model};
+use tcpserve::{Builder, Handle, Model, Server};
 
 /// One `#[test]` per listed model for each listed function taking a [`Model`]: the test
 /// `name::model` calls `name(Model::...)`. A test that cannot apply to a model by nature is
@@ -46,29 +46,33 @@ macro_rules! per_model {
 /// How long any single wait in a test may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A config for an in-process echo server of `model` on a free loopback port, and nothing else.
-pub fn echo_config(model: Model) -> Config {
-    Config {
-        echo: Some("127.0.0.1:0".parse().unwrap()),
-        files: None,
-        model,
-        ..Config::default()
-    }
+/// A free loopback port, for a service to listen on.
+pub fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
 }
 
-/// A config for an in-process files server of `model` on a free loopback port, serving `root`.
-pub fn files_config(model: Model, root: &std::path::Path) -> Config {
-    Config {
-        echo: None,
-        files: Some("127.0.0.1:0".parse().unwrap()),
-        root: root.to_path_buf(),
-        model,
-        ..Config::default()
-    }
+/// A builder for an in-process echo server of `model` on a free loopback port, and nothing else.
+pub fn echo_config(model: Model) -> Builder {
+    Server::builder().echo(any_port()).model(model)
 }
 
-pub fn start(config: &Config) -> Handle {
-    Handle::start(config).expect("server starts")
+/// A builder for an in-process files server of `model` on a free loopback port, serving `root`.
+pub fn files_config(model: Model, root: &Path) -> Builder {
+    Server::builder().files(any_port(), root).model(model)
+}
+
+pub fn start(builder: Builder) -> Handle {
+    builder.start().expect("server starts")
+}
+
+/// The echo service's address; panics if the server runs none (a test's mistake).
+pub fn echo_addr(server: &Handle) -> SocketAddr {
+    server.addr("echo").expect("no echo service")
+}
+
+/// The files service's address; panics if the server runs none (a test's mistake).
+pub fn files_addr(server: &Handle) -> SocketAddr {
+    server.addr("files").expect("no files service")
 }
 
 /// The lesson's program `program` in ../shared/tutorial (or `TCPSERVE_TUTORIAL=dir`), or

@@ -33,7 +33,7 @@ pub use chunked::Chunked;
 pub use head::{
     content_range, framing, parse_head, ContentRange, Framing, Head, HeadError, MAX_RESPONSE_HEAD,
 };
-pub use url::{request, Url, UrlError};
+pub use url::{request, Url};
 
 /// Why an HTTP download failed.
 #[derive(Debug)]

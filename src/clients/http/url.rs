@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use super::get;
-use crate::http::target;
+use tcpserve::http::target;
 
 /// An `http://` URL, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

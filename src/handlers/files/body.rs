@@ -60,7 +60,7 @@ impl Body {
 
     /// Sends as much as the socket takes. `None` while waiting for it to take more; the outcome
     /// once the part is sent or cannot be.
-    pub(super) fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
+    pub(super) fn pump(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Option<Outcome> {
         loop {
             if let Err(e) = self.pending.flush(io) {
                 return Some(Outcome::from_io(e));
@@ -100,9 +100,9 @@ impl Body {
     /// Writes `head` and as much of the part after it as the socket takes, in one call where
     /// the part is in memory; a file's part waits for [`Body::pump`], the head telling the
     /// kernel it follows (`MSG_MORE`). Returns how much of `head` went.
-    pub(super) fn send_with_head<T: Transport>(
+    pub(super) fn send_with_head(
         &mut self,
-        io: &mut T,
+        io: &mut dyn Transport,
         head: &[u8],
     ) -> io::Result<usize> {
         let Data::Bytes(bytes) = &self.data else {
@@ -116,11 +116,11 @@ impl Body {
 }
 
 /// One chunk of `file` through the scratch buffer; what the socket refuses waits in `pending`.
-fn copy<T: Transport>(
+fn copy(
     file: &File,
     offset: u64,
     pending: &mut Pending,
-    io: &mut T,
+    io: &mut dyn Transport,
     ctx: &mut Ctx,
     left: u64,
 ) -> io::Result<usize> {

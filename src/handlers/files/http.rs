@@ -42,11 +42,11 @@ pub(super) struct Session {
     /// The response head being sent (and an error's body), and how much of it has gone.
     out: Vec<u8>,
     out_sent: usize,
-    phase: Phase,
+    stage: Stage,
 }
 
 #[derive(Debug)]
-enum Phase {
+enum Stage {
     /// Waiting for a whole head; `since` is when its first byte came (`None`: idle between
     /// requests, when only the idle timeout applies).
     Reading { since: Option<Instant> },
@@ -87,13 +87,13 @@ impl Session {
             fields_start: None,
             out: Vec::new(),
             out_sent: 0,
-            phase: Phase::Reading { since: Some(since) },
+            stage: Stage::Reading { since: Some(since) },
         }
     }
 
     pub(super) fn buffered(&self) -> usize {
-        let body = match &self.phase {
-            Phase::Answering(
+        let body = match &self.stage {
+            Stage::Answering(
                 Answer {
                     body: Some(body), ..
                 },
@@ -105,7 +105,7 @@ impl Session {
     }
 
     pub(super) fn answering(&self) -> bool {
-        matches!(self.phase, Phase::Answering(..))
+        matches!(self.stage, Stage::Answering(..))
     }
 
     pub(super) fn at_rest(&self) -> bool {
@@ -113,22 +113,22 @@ impl Session {
     }
 
     pub(super) fn deadline(&self, settings: &Settings) -> Option<Instant> {
-        match self.phase {
-            Phase::Reading { since: Some(since) } => Some(since + settings.request_timeout),
+        match self.stage {
+            Stage::Reading { since: Some(since) } => Some(since + settings.request_timeout),
             _ => None,
         }
     }
 
-    pub(super) fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Flow {
+    pub(super) fn drive(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Flow {
         loop {
-            let Phase::Answering(answer, _) = &mut self.phase else {
+            let Stage::Answering(answer, _) = &mut self.stage else {
                 if let Some(flow) = self.read_head(io, ctx) {
                     return flow;
                 }
                 continue;
             };
             let Some(outcome) = send(answer, &self.out, &mut self.out_sent, io, ctx) else {
-                return Flow::Wait(Next::Write);
+                return Flow::Wait(Next::Wait);
             };
             if let Some(flow) = self.answered(outcome, ctx) {
                 return flow;
@@ -138,7 +138,7 @@ impl Session {
 
     /// The request timeout came with the head still incomplete: 408, then close.
     pub(super) fn on_deadline(&mut self, ctx: &Ctx) {
-        if let Phase::Reading { since: Some(since) } = self.phase {
+        if let Stage::Reading { since: Some(since) } = self.stage {
             if since + ctx.settings.request_timeout <= ctx.now() {
                 let now = SystemTime::now();
                 let answer = refuse(408, "request timeout", &self.input, now, &mut self.out);
@@ -156,7 +156,7 @@ impl Session {
         now: Instant,
         settings: &Settings,
     ) {
-        if let Phase::Answering(answer, since) = &self.phase {
+        if let Stage::Answering(answer, since) = &self.stage {
             let outcome = Outcome::Abandoned(reason);
             self.log(answer, *since, outcome, peer, now, settings);
         }
@@ -164,7 +164,7 @@ impl Session {
 
     /// Reads until a whole head is here and an answer to it is set up (`None`), or says what
     /// to wait for.
-    fn read_head<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Flow> {
+    fn read_head(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Option<Flow> {
         loop {
             if self.may_hold_head() && self.parse(ctx) {
                 return None;
@@ -182,16 +182,16 @@ impl Session {
                     })
                 }
                 Ok(n) => {
-                    if let Phase::Reading {
+                    if let Stage::Reading {
                         since: since @ None,
-                    } = &mut self.phase
+                    } = &mut self.stage
                     {
                         *since = Some(ctx.now());
                     }
                     self.input.extend_from_slice(&ctx.scratch[..n]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Some(Flow::Wait(Next::Read))
+                    return Some(Flow::Wait(Next::Wait))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -256,13 +256,13 @@ impl Session {
 
     fn start(&mut self, answer: Answer, since: Instant) {
         self.out_sent = 0;
-        self.phase = Phase::Answering(answer, since);
+        self.stage = Stage::Answering(answer, since);
     }
 
     /// The response is over: logs it, then reads the next request (`None`) or ends.
     fn answered(&mut self, outcome: Outcome, ctx: &Ctx) -> Option<Flow> {
-        let Phase::Answering(answer, since) =
-            mem::replace(&mut self.phase, Phase::Reading { since: None })
+        let Stage::Answering(answer, since) =
+            mem::replace(&mut self.stage, Stage::Reading { since: None })
         else {
             return None;
         };
@@ -282,7 +282,7 @@ impl Session {
             self.input = Vec::new();
         } else if !self.input.is_empty() {
             // A pipelined request: its time counts from now.
-            self.phase = Phase::Reading {
+            self.stage = Stage::Reading {
                 since: Some(ctx.now()),
             };
         }
@@ -413,11 +413,11 @@ impl std::fmt::Display for LoggedReason {
 }
 
 /// Sends what is left of the head in `out`, then the body. `None` while the socket is full.
-fn send<T: Transport>(
+fn send(
     answer: &mut Answer,
     out: &[u8],
     out_sent: &mut usize,
-    io: &mut T,
+    io: &mut dyn Transport,
     ctx: &mut Ctx,
 ) -> Option<Outcome> {
     while *out_sent < out.len() {

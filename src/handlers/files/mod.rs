@@ -18,12 +18,11 @@ mod body;
 mod http;
 mod raw;
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Ctx, Next, Reason, Settings, Transport};
+use super::{Ctx, Next, Reason, Service, Settings, Transport};
 use crate::http::request::{self, looks_like_http, Detect};
 use crate::root::{Refusal, MAX_NAME};
 use http::Session;
@@ -32,6 +31,7 @@ use raw::{Download, Input};
 /// How long a finished exchange waits for the client to close (see `State::Closing`).
 const LINGER: Duration = Duration::from_secs(2);
 
+/// The files service: a connection to the served directory, raw names or HTTP.
 #[derive(Debug)]
 pub struct Files {
     state: State,
@@ -142,7 +142,7 @@ enum First {
 }
 
 impl Files {
-    pub fn new(_settings: &Settings, now: Instant) -> Files {
+    pub(crate) fn new(_settings: &Settings, now: Instant) -> Files {
         Files {
             state: State::FirstLine {
                 buf: Vec::new(),
@@ -151,8 +151,10 @@ impl Files {
             },
         }
     }
+}
 
-    pub fn buffered(&self) -> usize {
+impl Service for Files {
+    fn buffered(&self) -> usize {
         match &self.state {
             State::Raw(download) => download.buffered(),
             State::Http(session) => session.buffered(),
@@ -161,7 +163,7 @@ impl Files {
     }
 
     /// Part-way through a response.
-    pub fn sending(&self) -> bool {
+    fn mid_answer(&self) -> bool {
         match &self.state {
             State::Raw(_) => true,
             State::Http(session) => session.answering(),
@@ -169,7 +171,7 @@ impl Files {
         }
     }
 
-    pub fn at_rest(&self) -> bool {
+    fn at_rest(&self) -> bool {
         match &self.state {
             State::FirstLine { buf, .. } => buf.is_empty(),
             State::Raw(_) => false,
@@ -178,7 +180,7 @@ impl Files {
         }
     }
 
-    pub fn deadline(&self, settings: &Settings) -> Option<Instant> {
+    fn deadline(&self, settings: &Settings) -> Option<Instant> {
         match &self.state {
             State::FirstLine {
                 since, quiet_until, ..
@@ -192,7 +194,7 @@ impl Files {
         }
     }
 
-    pub fn drive<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+    fn on_ready(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Next {
         loop {
             let flow = match &mut self.state {
                 State::FirstLine { .. } => match self.read_first_line(io, ctx) {
@@ -204,11 +206,11 @@ impl Files {
                         self.start_http();
                         continue;
                     }
-                    First::Partial => return Next::Read,
+                    First::Partial => return Next::Wait,
                     First::Over(next) => return next,
                 },
                 State::Raw(download) => match download.pump(io, ctx) {
-                    None => Flow::Wait(Next::Write),
+                    None => Flow::Wait(Next::Wait),
                     Some(outcome) => {
                         download.log(outcome, ctx.peer, ctx.now(), ctx.settings);
                         Flow::End {
@@ -228,7 +230,7 @@ impl Files {
         }
     }
 
-    pub fn on_deadline<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Next {
+    fn on_deadline(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Next {
         let now = ctx.now();
         match &mut self.state {
             State::FirstLine {
@@ -264,11 +266,12 @@ impl Files {
             }
             _ => {}
         }
-        self.drive(io, ctx)
+        self.on_ready(io, ctx)
     }
 
-    pub fn abandon(&mut self, reason: Reason, peer: SocketAddr, now: Instant, settings: &Settings) {
+    fn abandon(&mut self, reason: Reason, ctx: &mut Ctx) {
         let outcome = Outcome::Abandoned(reason);
+        let (peer, now, settings) = (ctx.peer, ctx.now(), ctx.settings);
         match &self.state {
             State::FirstLine { buf, since, .. } if !buf.is_empty() => {
                 raw::log_access(buf, 0, *since, now, outcome, peer, settings);
@@ -279,11 +282,13 @@ impl Files {
         }
         self.state = State::Done(reason);
     }
+}
 
+impl Files {
     /// Reads the first line until it is told apart: HTTP, or a raw name framed as the module's
     /// docs say. Undecided, it may run to [`request::MAX_REQUEST_LINE`]; once raw, the name's
     /// own limit applies.
-    fn read_first_line<T: Read>(&mut self, io: &mut T, ctx: &mut Ctx) -> First {
+    fn read_first_line(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> First {
         let State::FirstLine {
             buf, quiet_until, ..
         } = &mut self.state
@@ -351,7 +356,7 @@ impl Files {
 
     /// The first line is a raw name: opens the file and starts sending it, or ends with the
     /// refusal.
-    fn start_raw<T: Transport>(&mut self, name: Vec<u8>, input: Input, io: &mut T, ctx: &Ctx) {
+    fn start_raw(&mut self, name: Vec<u8>, input: Input, io: &mut dyn Transport, ctx: &Ctx) {
         let since = match &self.state {
             State::FirstLine { since, .. } => *since,
             _ => ctx.now(),
@@ -375,7 +380,7 @@ impl Files {
 
     /// Ends the exchange: a clean end with a client that may still send half-closes and
     /// lingers rather than closing.
-    fn close<T: Transport>(&mut self, reason: Reason, linger: bool, io: &mut T, now: Instant) {
+    fn close(&mut self, reason: Reason, linger: bool, io: &mut dyn Transport, now: Instant) {
         self.state = if reason == Reason::Done && linger && io.shutdown_write().is_ok() {
             State::Closing {
                 until: now + LINGER,
@@ -388,12 +393,12 @@ impl Files {
 
 /// Reads and drops until the client closes; any error ends it too. A plain read, which may
 /// wait (on a blocking socket): lingering is bounded by its own deadline, not by progress.
-fn linger<T: Transport>(io: &mut T, scratch: &mut [u8]) -> Next {
+fn linger(io: &mut dyn Transport, scratch: &mut [u8]) -> Next {
     loop {
         match io.read(scratch) {
             Ok(0) => return Next::Close(Reason::Done),
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Read,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Next::Close(Reason::Done),
         }
@@ -439,7 +444,7 @@ mod tests {
     }
 
     fn drive(files: &mut Files, io: &mut Script, settings: &Settings) -> Next {
-        files.drive(io, &mut Script::ctx(&mut [0u8; 64], settings))
+        files.on_ready(io, &mut Script::ctx(&mut [0u8; 64], settings))
     }
 
     // --- Naming ---
@@ -467,7 +472,7 @@ mod tests {
             let next = drive(&mut files, &mut io, &settings);
             assert_eq!(io.written, b"hello", "{steps:?}");
             assert!(
-                matches!(next, Next::Read | Next::Close(Reason::Done)),
+                matches!(next, Next::Wait | Next::Close(Reason::Done)),
                 "{steps:?}: {next:?}"
             );
         }
@@ -479,7 +484,7 @@ mod tests {
         let settings = tree.settings(50);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(ROOMY).then_bytes(b"a.txt");
-        assert_eq!(drive(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Wait);
         assert!(io.written.is_empty() && !files.at_rest());
         let due = files.deadline(&settings).expect("a quiet-period deadline");
         assert!(due > Instant::now());
@@ -490,7 +495,7 @@ mod tests {
         let next = files.on_deadline(&mut io, &mut ctx);
         assert_eq!(io.written, b"hello");
         // The client may still send: the server half-closes and lingers.
-        assert_eq!(next, Next::Read);
+        assert_eq!(next, Next::Wait);
         assert!(io.write_shut);
     }
 
@@ -538,7 +543,7 @@ mod tests {
             let mut io = Script::new(ROOMY).then_bytes(name).then_eof();
             let next = drive(&mut files, &mut io, &settings);
             assert!(io.written.is_empty(), "{:?}", Escaped(name).to_string());
-            assert!(matches!(next, Next::Read | Next::Close(_)), "{next:?}");
+            assert!(matches!(next, Next::Wait | Next::Close(_)), "{next:?}");
         }
     }
 
@@ -550,9 +555,9 @@ mod tests {
         let settings = tree.settings(100);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(2).then_bytes(b"a.txt\n").then_eof();
-        assert_eq!(drive(&mut files, &mut io, &settings), Next::Write);
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Wait);
         assert_eq!(io.written, b"he");
-        assert!(files.sending());
+        assert!(files.mid_answer());
         io.room = ROOMY;
         assert_eq!(
             drive(&mut files, &mut io, &settings),
@@ -573,7 +578,7 @@ mod tests {
         let settings = tree.settings(100);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(ROOMY).then_bytes(b"a.txt\n");
-        assert_eq!(drive(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive(&mut files, &mut io, &settings), Next::Wait);
         assert!(io.write_shut && files.at_rest());
         let mut io = io.then_bytes(b"late bytes").then_eof();
         assert_eq!(
@@ -586,7 +591,7 @@ mod tests {
     // --- HTTP ---
 
     fn drive_http(files: &mut Files, io: &mut Script, settings: &Settings) -> Next {
-        files.drive(io, &mut Script::ctx(&mut [0u8; 4096], settings))
+        files.on_ready(io, &mut Script::ctx(&mut [0u8; 4096], settings))
     }
 
     /// The responses in `written`: each head, and the body by `Content-Length` (none for 304
@@ -623,7 +628,7 @@ mod tests {
         let settings = tree.settings(100);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(ROOMY).then_bytes(GET_A);
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
         assert!(files.at_rest() && !io.write_shut);
         assert_eq!(
             files.deadline(&settings),
@@ -660,7 +665,7 @@ mod tests {
         let mut io = Script::new(ROOMY)
             .then_bytes(&batch[..7])
             .then_bytes(&batch[7..]);
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
         assert!(io.write_shut, "Connection: close: half-closed, lingering");
         let got = responses_with_heads(&io.written, &[1]);
         let statuses: Vec<&str> = got.iter().map(|(h, _)| &h[9..12]).collect();
@@ -679,10 +684,10 @@ mod tests {
         let settings = tree.settings(100);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(10).then_bytes(GET_A);
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Write);
-        assert!(files.sending() && files.buffered() > 0);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
+        assert!(files.mid_answer() && files.buffered() > 0);
         io.room = ROOMY;
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
         assert_eq!(responses(&io.written)[0].1, b"hello");
     }
 
@@ -705,7 +710,7 @@ mod tests {
         for (bytes, status) in cases {
             let mut files = Files::new(&settings, Instant::now());
             let mut io = Script::new(ROOMY).then_bytes(bytes);
-            assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+            assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
             let got = responses(&io.written);
             assert_eq!(&got[0].0[9..12], *status, "{}", Escaped(bytes));
             assert!(got[0].0.contains("Connection: close\r\n"));
@@ -719,13 +724,13 @@ mod tests {
         let settings = tree.settings(100);
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(ROOMY).then_bytes(b"GET /a.txt HTTP/1.1\r\nHost");
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
         assert!(io.written.is_empty() && !files.at_rest());
         let due = files.deadline(&settings).expect("the request timeout");
         let mut scratch = [0u8; 4096];
         let mut ctx = Script::ctx(&mut scratch, &settings);
         ctx.clock = crate::handlers::Clock::Turn(due);
-        assert_eq!(files.on_deadline(&mut io, &mut ctx), Next::Read);
+        assert_eq!(files.on_deadline(&mut io, &mut ctx), Next::Wait);
         let got = responses(&io.written);
         assert!(got[0].0.starts_with("HTTP/1.1 408 "), "{}", got[0].0);
         assert!(io.write_shut);
@@ -757,7 +762,7 @@ mod tests {
         for b in GET_A {
             io = io.then_bytes(&[*b]);
         }
-        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Read);
+        assert_eq!(drive_http(&mut files, &mut io, &settings), Next::Wait);
         assert_eq!(responses(&io.written)[0].1, b"hello");
     }
 
@@ -776,7 +781,7 @@ mod tests {
                     io = io.then_bytes(chunk);
                 }
                 let mut scratch = vec![0u8; 64 * 1024];
-                files.drive(&mut io, &mut Script::ctx(&mut scratch, &settings));
+                files.on_ready(&mut io, &mut Script::ctx(&mut scratch, &settings));
                 let got = responses(&io.written);
                 assert_eq!(got.len(), 1, "{status} in pieces of {piece}");
                 assert_eq!(&got[0].0[9..12], status, "in pieces of {piece}");

@@ -56,7 +56,7 @@ impl Download {
     }
 
     /// Sends as much as the socket takes; `None` while waiting for it.
-    pub(super) fn pump<T: Transport>(&mut self, io: &mut T, ctx: &mut Ctx) -> Option<Outcome> {
+    pub(super) fn pump(&mut self, io: &mut dyn Transport, ctx: &mut Ctx) -> Option<Outcome> {
         if let Err(e) = self.discard_input(io, ctx.scratch) {
             return Some(Outcome::from_io(e));
         }
@@ -84,7 +84,7 @@ impl Download {
 
     /// Reads and drops what the client sent after its name (nothing, usually: then no call is
     /// made, the socket being known drained).
-    fn discard_input<T: Transport>(&mut self, io: &mut T, scratch: &mut [u8]) -> io::Result<()> {
+    fn discard_input(&mut self, io: &mut dyn Transport, scratch: &mut [u8]) -> io::Result<()> {
         while self.input == Input::Open {
             match io.discard_now(scratch) {
                 Ok(0) => self.input = Input::Ended,
