@@ -3,7 +3,7 @@
 use std::io::{self, Read};
 use tcpserve::{Ctx, Model, Next, Reason, Server, Service, Transport};
 
-/// Greets each client and closes.
+/// Greets each client and closes (a client is not expected to send).
 #[derive(Default)]
 struct Hello(usize);
 
@@ -14,6 +14,7 @@ impl Service for Hello {
             match io.write(&greeting[self.0..]) {
                 Ok(n) => self.0 += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Next::Close(e.into()),
             }
         }

@@ -20,11 +20,14 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tcpserve::{Ctx, Model, Next, Pending, Reason, Server, Service, Transport};
+use tcpserve::{Ctx, Model, Next, Pending, Reason, Server, Service, Settings, Transport};
 
 /// The longest request line, and so the most input a connection holds.
 const MAX_LINE: usize = 64 * 1024;
+/// How long a connection closing after a protocol error waits for the client to close.
+const LINGER: Duration = Duration::from_secs(2);
 
 type Store = Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>>;
 
@@ -32,6 +35,8 @@ type Store = Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>>;
 struct Kv {
     store: Store,
     input: Vec<u8>,
+    /// How much of `input` is known to hold no newline: each byte is searched once.
+    scanned: usize,
     replies: Pending,
     state: State,
 }
@@ -44,9 +49,9 @@ enum State {
     /// what is owed, then closing for this reason.
     Ending(Reason),
     /// The client broke the protocol and got its last reply and our FIN: what it still sends
-    /// is dropped until it closes, since closing with input unread would reset the connection,
-    /// and a reset destroys the reply before the client reads it.
-    Draining(Reason),
+    /// is dropped until it closes, or `until`, since closing with input unread would reset the
+    /// connection, and a reset destroys the reply before the client reads it.
+    Draining { reason: Reason, until: Instant },
 }
 
 impl Kv {
@@ -54,6 +59,7 @@ impl Kv {
         Kv {
             store,
             input: Vec::new(),
+            scanned: 0,
             replies: Pending::default(),
             state: State::Serving,
         }
@@ -63,20 +69,29 @@ impl Kv {
     fn answer_lines(&mut self, limit: usize) {
         let mut start = 0;
         while self.replies.len() < limit {
-            let Some(end) = self.input[start..].iter().position(|&b| b == b'\n') else {
+            let Some(end) = self.line_end(start) else {
                 break;
             };
-            let line = &self.input[start..start + end];
+            let line = &self.input[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let reply = answer(&self.store, line);
             self.replies.push(&reply);
-            start += end + 1;
+            start = end + 1;
         }
         self.input.drain(..start);
+        self.scanned -= start.min(self.scanned);
     }
 
-    fn has_line(&self) -> bool {
-        self.input.contains(&b'\n')
+    /// Where the line that starts at `start` ends (its newline), if it has ended.
+    fn line_end(&mut self, start: usize) -> Option<usize> {
+        let from = start.max(self.scanned);
+        let found = self.input[from..].iter().position(|&b| b == b'\n');
+        self.scanned = found.map_or(self.input.len(), |at| from + at);
+        found.map(|at| from + at)
+    }
+
+    fn has_line(&mut self) -> bool {
+        self.line_end(0).is_some()
     }
 }
 
@@ -129,10 +144,12 @@ impl Service for Kv {
                     if let Err(e) = io.shutdown_write() {
                         return Next::Close(e.into());
                     }
-                    self.state = State::Draining(reason);
-                    continue;
+                    let until = cx.now() + LINGER;
+                    self.state = State::Draining { reason, until };
+                    // A new deadline ends the turn (see `Service::deadline`).
+                    return Next::Wait;
                 }
-                State::Draining(reason) => return drain(io, cx.scratch(), reason),
+                State::Draining { reason, .. } => return drain(io, cx.scratch(), reason),
             }
             let room = (MAX_LINE + 1 - self.input.len()).min(cx.scratch().len());
             match io.read(&mut cx.scratch()[..room]) {
@@ -146,7 +163,7 @@ impl Service for Kv {
                 Ok(n) => {
                     self.input.extend_from_slice(&cx.scratch()[..n]);
                     if self.input.len() > MAX_LINE && !self.has_line() {
-                        self.input = Vec::new();
+                        (self.input, self.scanned) = (Vec::new(), 0);
                         self.replies.push(b"ERR line too long\n");
                         self.state = State::Ending(Reason::Protocol("line too long"));
                     }
@@ -155,6 +172,21 @@ impl Service for Kv {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Next::Close(e.into()),
             }
+        }
+    }
+
+    /// A closing connection gives the client `LINGER` to close first.
+    fn deadline(&self, _: &Settings) -> Option<Instant> {
+        match self.state {
+            State::Draining { until, .. } => Some(until),
+            _ => None,
+        }
+    }
+
+    fn on_deadline(&mut self, io: &mut dyn Transport, cx: &mut Ctx) -> Next {
+        match self.state {
+            State::Draining { reason, until } if until <= cx.now() => Next::Close(reason),
+            _ => self.on_ready(io, cx),
         }
     }
 
@@ -167,10 +199,11 @@ impl Service for Kv {
     }
 }
 
-/// Drops what the client sends until it closes.
+/// Drops what the client sends until it closes. With `read`, not `discard_now`, which never
+/// waits: under a blocking model `Wait` must follow a read that could (see `Service`).
 fn drain(io: &mut dyn Transport, scratch: &mut [u8], reason: Reason) -> Next {
     loop {
-        match io.discard_now(scratch) {
+        match io.read(scratch) {
             Ok(0) => return Next::Close(reason),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,

@@ -23,6 +23,10 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     /// The threads model's stack per connection thread.
     pub const THREAD_STACK: usize = 64 * 1024;
+    /// Below this a connection thread cannot run its service: a smaller stack is raised to it.
+    pub const MIN_THREAD_STACK: usize = 16 * 1024;
+    /// The longest any timeout may be (about 31 years): a deadline past it could not be told.
+    pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(1_000_000_000);
 }
 
 /// How connections are served. All three run the same services, through the same
@@ -82,6 +86,32 @@ pub(crate) struct Config {
     pub thread_stack: usize,
     /// Files: the access log's line format.
     pub access_format: access::Format,
+}
+
+impl Config {
+    /// What no server can do with these values, if anything: a timeout of zero or past
+    /// [`defaults::LONGEST_TIMEOUT`], a zero buffer or connection cap.
+    pub fn fault(&self) -> Option<String> {
+        let timeouts = [
+            ("idle_timeout", self.idle_timeout, false),
+            ("request_timeout", self.request_timeout, false),
+            ("shutdown_timeout", self.shutdown_timeout, true),
+            ("name_wait", self.name_wait, true),
+        ];
+        for (name, value, zero_ok) in timeouts {
+            if value > defaults::LONGEST_TIMEOUT || (value.is_zero() && !zero_ok) {
+                let least = if zero_ok { "0" } else { "more than 0" };
+                return Some(format!(
+                    "{name}: {value:?} is out of range ({least} to 1e9 s)"
+                ));
+            }
+        }
+        match (self.buffer, self.max_conns) {
+            (0, _) => Some("buffer: 0 bytes would hold no output at all".into()),
+            (_, Some(0)) => Some("max_conns: 0 would refuse every client".into()),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Config {

@@ -268,6 +268,22 @@ impl Reactor {
         Ok(self.ending())
     }
 
+    /// Takes the time afresh, for a turn that does not follow the last at once (the embedding
+    /// program's loop ran in between).
+    pub fn read_clock(&mut self) {
+        self.now = Instant::now();
+    }
+
+    /// Closes everything now, as a forced stop does.
+    pub fn cut(&mut self) {
+        let now = Instant::now();
+        if self.shutdown.requested(2, now).is_some() {
+            self.stop_listening();
+            self.close_all(Reason::Shutdown, now);
+            self.shared.publish(&self.stats);
+        }
+    }
+
     /// Sleep until the nearest deadline; forever when nothing is due (an idle server makes no
     /// wake-ups); not at all when connections wait to run again.
     fn poll_timeout(&mut self, now: Instant) -> Option<Duration> {

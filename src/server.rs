@@ -25,6 +25,7 @@ use crate::sys;
 
 /// Why a server could not start.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StartError {
     /// A listener could not be bound.
     Bind {
@@ -162,7 +163,9 @@ impl Builder {
     }
 
     /// A connection that moves no byte either way for this long is closed
-    /// (default [`defaults::IDLE_TIMEOUT`](crate::defaults::IDLE_TIMEOUT)).
+    /// (default [`defaults::IDLE_TIMEOUT`](crate::defaults::IDLE_TIMEOUT)). Every timeout is
+    /// at most [`defaults::LONGEST_TIMEOUT`](crate::defaults::LONGEST_TIMEOUT), and this one
+    /// and the request timeout more than zero: [`Builder::bind`] refuses others.
     pub fn idle_timeout(mut self, timeout: Duration) -> Builder {
         self.config.idle_timeout = timeout;
         self
@@ -197,9 +200,10 @@ impl Builder {
     }
 
     /// Threads model: each connection thread's stack
-    /// (default [`defaults::THREAD_STACK`](crate::defaults::THREAD_STACK)).
+    /// (default [`defaults::THREAD_STACK`](crate::defaults::THREAD_STACK), and at least
+    /// [`defaults::MIN_THREAD_STACK`](crate::defaults::MIN_THREAD_STACK)).
     pub fn thread_stack(mut self, bytes: usize) -> Builder {
-        self.config.thread_stack = bytes;
+        self.config.thread_stack = bytes.max(crate::defaults::MIN_THREAD_STACK);
         self
     }
 
@@ -244,6 +248,9 @@ impl Server {
             return Err(StartError::Invalid(
                 "nothing to serve: no service was added".into(),
             ));
+        }
+        if let Some(fault) = config.fault() {
+            return Err(StartError::Invalid(fault));
         }
         if let (Some(have), Some(other)) = (&config.root, conflict) {
             return Err(StartError::Invalid(format!(
@@ -419,6 +426,7 @@ impl Addrs {
 }
 
 /// A server running on its own thread. Dropping it stops the server at once and waits for it.
+#[derive(Debug)]
 pub struct Handle {
     addrs: Addrs,
     stopper: Stopper,
@@ -453,7 +461,9 @@ impl Handle {
         self.stopper.stop();
     }
 
-    /// Stops at once: every connection is closed now (a download in progress is reset).
+    /// Stops at once: every connection is closed now (a download in progress is reset; under
+    /// a blocking model, one whose thread is blocked in a write may first get a FIN: README,
+    /// "Serving models").
     pub fn stop_now(&self) {
         self.stopper.stop_now();
     }
@@ -524,6 +534,8 @@ impl EventLoop {
     /// server has ended (after a stop request and its shutdown), and at every call after that.
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<Option<Ending>> {
         if self.ended.is_none() {
+            // The program's own work ran since the last turn: deadlines count from now.
+            self.reactor.read_clock();
             self.ended = self.reactor.turn(timeout)?;
             if self.ended.is_some() {
                 log::info!("stopped: {}", self.stats.snapshot());
@@ -551,5 +563,33 @@ impl EventLoop {
     /// takes effect in the following turns.
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
+    }
+}
+
+/// Dropped before it ended, the loop closes what it holds as a forced stop would: a
+/// download cut short is reset and logged.
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        if self.ended.is_none() {
+            self.reactor.cut();
+        }
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("addrs", &self.addrs)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("model", &self.model)
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
     }
 }

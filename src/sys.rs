@@ -123,9 +123,15 @@ pub fn on_signals(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) 
 /// Writes one byte to `fd`, ignoring any failure: a wake-up for whoever polls the other end
 /// of a pipe. Async-signal-safe.
 pub fn poke(fd: RawFd) {
-    let byte = 1u8;
-    // SAFETY: writes one byte from a live local to a descriptor the caller owns.
-    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    poke_times(fd, 1);
+}
+
+/// Writes `n` (1 or 2) bytes to `fd` in one `write(2)`, so a reader takes them together;
+/// async-signal-safe, errors ignored.
+pub fn poke_times(fd: RawFd, n: usize) {
+    let bytes = [1u8; 2];
+    // SAFETY: writes at most two bytes from a live local to a descriptor the caller owns.
+    unsafe { libc::write(fd, bytes.as_ptr().cast(), n.min(bytes.len())) };
 }
 
 /// Runs `f` with errno kept as it was: a signal handler must not change what the code it

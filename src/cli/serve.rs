@@ -19,8 +19,6 @@ const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --r
 /// Where the services listen when no service option is given.
 const DEFAULT_ECHO: &str = "127.0.0.1:8080";
 const DEFAULT_FILES: &str = "127.0.0.1:8081";
-/// Below this a connection thread cannot run its service; smaller requests are raised to it.
-const MIN_THREAD_STACK: usize = 16 * 1024;
 /// At exit, queued log lines get at least this long to reach their destination.
 const MIN_LOG_FLUSH: Duration = Duration::from_secs(1);
 
@@ -241,7 +239,7 @@ fn serve_config(m: &Matches) -> Result<Served, String> {
         builder = builder.model(model);
     }
     if let Some(v) = m.opt_str("thread-stack") {
-        builder = builder.thread_stack(parse_size("--thread-stack", &v)?.max(MIN_THREAD_STACK));
+        builder = builder.thread_stack(parse_size("--thread-stack", &v)?);
     }
     let mut shutdown_timeout = defaults::SHUTDOWN_TIMEOUT;
     if let Some(v) = m.opt_str("shutdown-timeout") {

@@ -46,12 +46,20 @@ pub(crate) const SCRATCH_SIZE: usize = 64 * 1024;
 /// kept in a bounded buffer ([`Pending`]) and reading should stop while it holds
 /// [`Settings::buffer_limit`] bytes: that is backpressure, and what keeps a client that never reads
 /// from growing the server's memory.
+///
+/// Under the blocking models, [`Next::Wait`] waits inside the read or write that said
+/// `WouldBlock` (it blocked until the socket moved or the nearest deadline came): a service
+/// must return `Wait` only after such a call, or with a [`Service::deadline`] to wait for. One
+/// that returns it after [`Transport::discard_now`] alone, which never waits, is called again
+/// at once.
 pub trait Service: Send {
     /// Runs until the socket would block or the exchange is over.
     fn on_ready(&mut self, io: &mut dyn Transport, cx: &mut Ctx<'_>) -> Next;
 
     /// When the driver must call [`Service::on_deadline`] even if the socket stays silent;
-    /// `None` (the default) waits for the socket, or the idle timeout.
+    /// `None` (the default) waits for the socket, or the idle timeout. Drivers ask between
+    /// turns: a turn that names a new deadline should end there (return [`Next::Wait`]), since
+    /// under a blocking model a read later in the same turn waits by the deadline as it was.
     fn deadline(&self, _settings: &Settings) -> Option<Instant> {
         None
     }
@@ -106,6 +114,7 @@ pub enum Next {
 
 /// Why a connection ended. The driver logs it once, at the level [`Reason::is_fault`] suggests.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
 pub enum Reason {
     /// The service completed its exchange (for echo: the peer finished and got everything back).
     Done,
@@ -277,6 +286,7 @@ impl AnyService {
 }
 
 /// Settings every service may consult; owned by the driver, shared by all connections.
+/// `Settings::default()` holds the defaults, for a service's own unit tests.
 #[derive(Debug)]
 pub struct Settings {
     /// Most bytes of unsent output one connection may hold before the service stops reading;
@@ -354,6 +364,17 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// A context outside any driver, for a service's own unit tests: it reads the clock when
+    /// asked, as a blocking driver's does.
+    pub fn new(scratch: &'a mut [u8], settings: &'a Settings, peer: SocketAddr) -> Ctx<'a> {
+        Ctx {
+            scratch,
+            settings,
+            clock: Clock::Live,
+            peer,
+        }
+    }
+
     /// A context whose time is `now` for the whole turn (a nonblocking turn is short).
     pub(crate) fn at(
         scratch: &'a mut [u8],
@@ -414,7 +435,8 @@ pub trait Transport: io::Read + io::Write {
 
     /// Reads into `buf`, to be dropped, what has already arrived, never waiting even on a
     /// blocking socket (`WouldBlock` if nothing has). Input a service does not want is not
-    /// progress: it does not hold off the idle timeout.
+    /// progress: it does not hold off the idle timeout. Since it never waits, a service that
+    /// means to wait for more input to drop reads it with `read` (see [`Service`]).
     fn discard_now(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 
     /// Sends FIN after what was written; reading goes on.

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
-use super::{Clock, Ctx, Settings, Transport};
+use super::{Ctx, Settings, Transport};
 
 #[derive(Default)]
 pub struct Script {
@@ -47,12 +47,7 @@ impl Script {
 
     /// A context for one turn at the present time.
     pub fn ctx<'a>(scratch: &'a mut [u8], settings: &'a Settings) -> Ctx<'a> {
-        Ctx {
-            scratch,
-            settings,
-            clock: Clock::Live,
-            peer: "127.0.0.1:9".parse().unwrap(),
-        }
+        Ctx::new(scratch, settings, "127.0.0.1:9".parse().unwrap())
     }
 
     /// Reads still to come.

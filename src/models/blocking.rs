@@ -159,11 +159,15 @@ pub(crate) fn serve(
     let mut timeout = None;
     let mut wakeup = Wakeup::Ready;
     let reason = loop {
-        // Wait at most until the nearest deadline; a constant idle timeout is set only once.
-        let wait = progress
-            .deadline(&service, settings, idle_timeout)
-            .saturating_duration_since(now)
-            .max(SHORTEST_WAIT);
+        // Wait at most until the nearest deadline. Without a service deadline the idle timeout
+        // is measured per blocking call (README: Serving models), so the constant is set once.
+        let wait = match service.deadline(settings) {
+            Some(_) => progress
+                .deadline(&service, settings, idle_timeout)
+                .saturating_duration_since(now),
+            None => idle_timeout,
+        }
+        .max(SHORTEST_WAIT);
         if timeout != Some(wait) {
             if let Err(e) = stream
                 .set_read_timeout(Some(wait))

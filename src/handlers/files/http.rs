@@ -14,7 +14,7 @@ use std::mem;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::super::{Ctx, Next, Persistence, Reason, Settings, Transport};
+use super::super::{Ctx, Persistence, Reason, Settings, Transport};
 use super::body::Body;
 use super::{Flow, Outcome};
 use crate::http::range::{self, Range};
@@ -128,7 +128,7 @@ impl Session {
                 continue;
             };
             let Some(outcome) = send(answer, &self.out, &mut self.out_sent, io, ctx) else {
-                return Flow::Wait(Next::Wait);
+                return Flow::Wait;
             };
             if let Some(flow) = self.answered(outcome, ctx) {
                 return flow;
@@ -190,9 +190,7 @@ impl Session {
                     }
                     self.input.extend_from_slice(&ctx.scratch[..n]);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Some(Flow::Wait(Next::Wait))
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(Flow::Wait),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Some(Flow::End {

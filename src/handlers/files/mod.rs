@@ -121,11 +121,12 @@ impl Outcome {
     }
 }
 
-/// What a protocol's turn came to.
+/// What a protocol's turn came to: `Next` as the files service sees it, whose exchange may end
+/// without the connection ending (a lingering close).
 #[derive(Debug, PartialEq, Eq)]
 enum Flow {
     /// Waiting for the socket.
-    Wait(Next),
+    Wait,
     /// The exchange is over; `linger` if the client may still send.
     End { reason: Reason, linger: bool },
 }
@@ -136,9 +137,10 @@ enum First {
     Raw(Vec<u8>, Input),
     /// An HTTP request line: the buffer is the start of a request head.
     Http,
+    /// More of the line is to come.
     Partial,
     /// The client left without sending anything, or the socket failed.
-    Over(Next),
+    Over(Reason),
 }
 
 impl Files {
@@ -207,10 +209,10 @@ impl Service for Files {
                         continue;
                     }
                     First::Partial => return Next::Wait,
-                    First::Over(next) => return next,
+                    First::Over(reason) => return Next::Close(reason),
                 },
                 State::Raw(download) => match download.pump(io, ctx) {
-                    None => Flow::Wait(Next::Wait),
+                    None => Flow::Wait,
                     Some(outcome) => {
                         download.log(outcome, ctx.peer, ctx.now(), ctx.settings);
                         Flow::End {
@@ -224,7 +226,7 @@ impl Service for Files {
                 State::Done(reason) => return Next::Close(*reason),
             };
             match flow {
-                Flow::Wait(next) => return next,
+                Flow::Wait => return Next::Wait,
                 Flow::End { reason, linger } => self.close(reason, linger, io, ctx.now()),
             }
         }
@@ -301,7 +303,7 @@ impl Files {
                 .saturating_sub(buf.len())
                 .min(ctx.scratch.len());
             match io.read(&mut ctx.scratch[..want]) {
-                Ok(0) if buf.is_empty() => return First::Over(Next::Close(Reason::Done)),
+                Ok(0) if buf.is_empty() => return First::Over(Reason::Done),
                 // The client shut down its sending side: the line is complete.
                 Ok(0) => {
                     return match looks_like_http(buf) {
@@ -349,7 +351,7 @@ impl Files {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return First::Partial,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return First::Over(Next::Close(e.into())),
+                Err(e) => return First::Over(e.into()),
             }
         }
     }
