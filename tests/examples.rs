@@ -27,9 +27,13 @@ per_model!([reactor, threads, iterative]
 fn example(name: &str) -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_tcpserve"));
     let path = bin.parent().unwrap().join("examples").join(name);
+    // `cargo test` builds the examples; `cargo test --test examples` alone does not, and would
+    // run an old build.
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     assert!(
-        path.exists(),
-        "{} is not built: run `cargo test`, which builds the examples",
+        modified(&path) >= modified(&source) && path.exists(),
+        "{} is missing or older than its source: run `cargo test` (or `cargo build --examples`)",
         path.display()
     );
     path
@@ -62,6 +66,15 @@ impl Running {
     fn addr(&self, service: &str) -> SocketAddr {
         let line = self.out.first(&format!("{service} listening on ")).unwrap();
         line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// The CPU time it has used so far, in clock ticks (utime + stime).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.pid())).unwrap();
+        // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
     }
 
     fn rss_kib(&self) -> u64 {
@@ -286,5 +299,20 @@ fn an_overlong_key_value_line_is_refused_and_closed(model: Model) {
             "{what}"
         );
     }
+    // A client that stays after its refusal, neither sending nor closing, is waited for
+    // without a busy loop: over a window longer than the linger, the server uses little CPU.
+    let mut client = connect(running.addr("kv"));
+    client.write_all(&vec![b'x'; 64 * 1024 + 1]).unwrap();
+    let before = running.cpu_ticks();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap(); // the reply, then the server's FIN
+    assert_eq!(got, b"ERR line too long\n");
+    let window = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < window {
+        std::thread::park_timeout(window - Instant::now()); // a measurement window
+    }
+    let used = running.cpu_ticks() - before;
+    assert!(used < 50, "{used} ticks of CPU while one client lingered");
+    drop(client);
     running.stop();
 }
