@@ -18,13 +18,14 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::child::{bin, read_all_on_thread, ChildGuard, Lines, Outcome};
+use common::child::{bin, read_all_on_thread, ChildGuard, Outcome};
+use common::serve::{serve_command, Server};
 use common::{connect, echo_once, random_bytes, wait_until, TempDir, PATIENCE};
 use tcpserve::Model;
 
@@ -81,130 +82,6 @@ fn run(args: &[&str], stdin: &[u8]) -> Outcome {
 }
 
 /// `tcpserve serve --model MODEL --echo 127.0.0.1:0 EXTRA...`, not yet started.
-fn serve_command(model: Model, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.args(["serve", "--model", model.name(), "--echo", "127.0.0.1:0"])
-        .args(extra);
-    cmd
-}
-
-/// A running `tcpserve serve` whose stderr is followed line by line.
-struct Server {
-    child: ChildGuard,
-    /// Its stderr.
-    log: Lines,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Starts an echo server of `model` on a free port with `extra` options, and waits until it
-    /// listens.
-    fn start(model: Model, extra: &[&str]) -> Server {
-        Server::spawn(serve_command(model, extra), model)
-    }
-
-    /// Starts `cmd`, waits until it listens, and checks it said it serves with `model` first.
-    fn spawn(mut cmd: Command, model: Model) -> Server {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpserve serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut server = Server {
-            child: ChildGuard(child),
-            log: Lines::follow(stderr),
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        };
-        // `echo listening on ADDR` or `files listening on ADDR, serving DIR`.
-        let line = server.wait_for(" listening on ");
-        let addr = line
-            .split(" listening on ")
-            .nth(1)
-            .and_then(|a| a.split(',').next())
-            .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        server.addr = addr;
-        let serving = server
-            .log
-            .iter()
-            .position(|l| l.contains("serving with the "));
-        let listening = server.log.iter().position(|l| l.contains("listening on "));
-        let says = format!("serving with the {} model", model.name());
-        assert!(
-            matches!((serving, listening), (Some(s), Some(l)) if s < l)
-                && server.log[serving.unwrap_or_default()].contains(&says),
-            "no {says:?} before the first `listening on` line:\n{}",
-            server.log_text()
-        );
-        server
-    }
-
-    fn pid(&self) -> libc::pid_t {
-        self.child.pid()
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) on the pid of a child we own and have not reaped.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
-    }
-
-    fn log_text(&self) -> String {
-        self.log.text()
-    }
-
-    fn wait_for_count(&mut self, needle: &str, n: usize) {
-        self.log.wait_for_count(needle, n)
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        self.log.wait_for(needle)
-    }
-
-    fn first(&self, needle: &str) -> Option<String> {
-        self.log.first(needle)
-    }
-
-    fn collect_for(&mut self, window: Duration) {
-        self.log.collect_for(window)
-    }
-
-    fn take_arrived(&mut self) {
-        self.log.take_arrived()
-    }
-
-    /// Waits for the server to exit, then takes the rest of its log.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let status = self.child.wait_exit();
-        self.log.take_rest();
-        status
-    }
-
-    /// SIGTERM with nothing in flight: exits 0 after logging its counters; returns that line.
-    fn stop_gracefully(&mut self) -> String {
-        self.signal(libc::SIGTERM);
-        let status = self.wait_exit();
-        assert_eq!(status.code(), Some(0), "log:\n{}", self.log_text());
-        assert_eq!(self.count("stopped:"), 1, "{}", self.log_text());
-        self.assert_no_panic();
-        self.first("stopped:").expect("counted")
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.log.count(needle)
-    }
-
-    fn assert_no_panic(&self) {
-        assert!(
-            !self.log_text().contains("panicked"),
-            "the server panicked:\n{}",
-            self.log_text()
-        );
-    }
-}
-
 /// The fields of /proc/PID/stat (or /proc/PID/task/TID/stat) after the command name, which is
 /// in parentheses and may hold spaces: element 0 is field 3 (the state).
 fn stat_fields(path: &str) -> Option<Vec<String>> {

@@ -24,18 +24,20 @@ const MIN_LOG_FLUSH: Duration = Duration::from_secs(1);
 
 fn serve_options() -> Options {
     let mut opts = Options::new();
-    opts.optopt(
+    opts.optmulti(
         "",
         "echo",
-        &format!("run the echo service on ADDR (default {})", DEFAULT_ECHO),
+        &format!(
+            "run the echo service on ADDR; repeat for more addresses (default {DEFAULT_ECHO})"
+        ),
         "ADDR",
     );
-    opts.optopt(
+    opts.optmulti(
         "",
         "files",
         &format!(
-            "run the file-download service on ADDR (default {})",
-            DEFAULT_FILES
+            "run the file-download service on ADDR; repeat for more addresses (default \
+             {DEFAULT_FILES})"
         ),
         "ADDR",
     );
@@ -207,16 +209,17 @@ struct Served {
 fn serve_config(m: &Matches) -> Result<Served, String> {
     let mut builder = Server::builder();
     // No service named: every service on its default address. Some named: only those.
-    let (echo, files) = match m.opt_present("echo") || m.opt_present("files") {
-        true => (m.opt_str("echo"), m.opt_str("files")),
-        false => (Some(DEFAULT_ECHO.into()), Some(DEFAULT_FILES.into())),
+    let (echo, files) = if m.opt_present("echo") || m.opt_present("files") {
+        (m.opt_strs("echo"), m.opt_strs("files"))
+    } else {
+        (vec![DEFAULT_ECHO.into()], vec![DEFAULT_FILES.into()])
     };
-    if let Some(addr) = echo {
+    for addr in echo {
         builder = builder.echo(parse_addr("--echo", &addr)?);
     }
-    if let Some(addr) = files {
-        let root = m.opt_str("root").unwrap_or_else(|| ".".into());
-        builder = builder.files(parse_addr("--files", &addr)?, root);
+    let root = m.opt_str("root").unwrap_or_else(|| ".".into());
+    for addr in files {
+        builder = builder.files(parse_addr("--files", &addr)?, &root);
     }
     if let Some(v) = m.opt_str("name-wait") {
         builder = builder.name_wait(parse_millis("--name-wait", &v)?);

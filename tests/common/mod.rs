@@ -5,6 +5,7 @@
 pub mod child;
 pub mod hostile;
 pub mod http;
+pub mod serve;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
