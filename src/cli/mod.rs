@@ -7,6 +7,7 @@ pub mod bench;
 pub mod get;
 pub mod send;
 pub mod serve;
+pub mod user;
 
 use std::ffi::OsString;
 use std::io::{self, Write};

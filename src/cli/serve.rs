@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use getopts::{Matches, Options};
 use log::LevelFilter;
 
+use super::user;
 use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
     EXIT_FAILED,
@@ -15,7 +16,7 @@ use tcpserve::logging::{self, access};
 use tcpserve::{defaults, Builder, Ending, Model, Server};
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
-                           [--log DEST] [--access-log DEST] [options]";
+                           [--user USER[:GROUP]] [--log DEST] [--access-log DEST] [options]";
 /// Where the services listen when no service option is given.
 const DEFAULT_ECHO: &str = "127.0.0.1:8080";
 const DEFAULT_FILES: &str = "127.0.0.1:8081";
@@ -136,6 +137,13 @@ fn serve_options() -> Options {
          (default common)",
         "FORMAT",
     );
+    opts.optopt(
+        "",
+        "user",
+        "once the sockets are bound and the logs open, run as USER (and GROUP, else the \
+         user's own); names or numbers",
+        "USER[:GROUP]",
+    );
     opts.optflagmulti("v", "verbose", "log more: -v debug, -vv trace");
     opts.optflag(
         "q",
@@ -166,6 +174,11 @@ pub fn command(args: &[OsString]) -> ExitCode {
         (Ok(c), Ok(l)) => (c, l),
         (Err(message), _) | (_, Err(message)) => return usage_error("serve", &message, brief),
     };
+    let identity = match matches.opt_str("user").map(|spec| user::resolve(&spec)) {
+        Some(Err(message)) => return usage_error("serve", &message, brief),
+        Some(Ok(identity)) => Some(identity),
+        None => None,
+    };
     let log = match logging::init(&log_options) {
         Ok(guard) => guard,
         Err(e) => return failed(e),
@@ -181,6 +194,18 @@ pub fn command(args: &[OsString]) -> ExitCode {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
+    match &identity {
+        Some(identity) => match user::become_user(identity) {
+            Ok(()) => log::info!("running as {identity}"),
+            Err(e) => return failed(e),
+        },
+        None if user::is_root() => {
+            log::warn!(
+                "serving as root: --user USER would drop to an unprivileged user after binding"
+            )
+        }
+        None => {}
+    }
     if let Err(e) = server.stopper().stop_on_signals() {
         return failed(format_args!("cannot handle signals: {e}"));
     }
