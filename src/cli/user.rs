@@ -150,9 +150,12 @@ pub fn is_root() -> bool {
 mod tests {
     use super::*;
 
+    /// What a spec comes to: its (uid, gid), or what the refusal says.
+    type Resolved = Result<(u32, u32), &'static str>;
+
     #[test]
     fn user_specs_resolve_or_say_why_not() {
-        let rows: &[(&str, Result<(u32, u32), &str>)] = &[
+        let rows: &[(&str, Resolved)] = &[
             ("nobody", Ok((65534, 65534))),
             ("65534", Ok((65534, 65534))),
             ("65534:100", Ok((65534, 100))),
