@@ -1,8 +1,8 @@
-//! What a server is asked to do: which services on which addresses, the served directory, its
+//! What a server is asked to do: which services where ([`Listen`]), the served directory, its
 //! limits and model ([`Config`], filled in by the public `Builder`), and the defaults it starts
 //! from ([`defaults`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,10 +61,47 @@ impl Model {
     }
 }
 
-#[derive(Clone, Debug)]
+/// Where a service listens: an address to bind, or a socket already listening (one passed by
+/// systemd's socket activation, say), which is served as it is.
+#[derive(Debug)]
+pub enum Listen {
+    /// Bound at start, with a deep backlog; port 0 takes a free port.
+    Addr(SocketAddr),
+    /// Already bound and listening.
+    Socket(TcpListener),
+}
+
+impl From<TcpListener> for Listen {
+    fn from(socket: TcpListener) -> Listen {
+        Listen::Socket(socket)
+    }
+}
+
+/// Every form `std` turns into a `SocketAddr`.
+macro_rules! listen_at {
+    ($($from:ty),*) => {$(
+        impl From<$from> for Listen {
+            fn from(addr: $from) -> Listen {
+                Listen::Addr(addr.into())
+            }
+        }
+    )*};
+}
+listen_at!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16),
+    ([u8; 4], u16),
+    ([u16; 8], u16)
+);
+
+#[derive(Debug)]
 pub(crate) struct Config {
-    /// The services to run, each with the address it asked for, in the order given.
-    pub services: Vec<(Offer, SocketAddr)>,
+    /// The services to run, each with where it listens, in the order given.
+    pub services: Vec<(Offer, Listen)>,
     /// The directory the files service serves (resolved to an absolute path at start).
     pub root: Option<PathBuf>,
     /// Files: a name with no terminator is whole after this long without a byte; zero takes

@@ -51,7 +51,7 @@ pub mod root;
 #[doc(hidden)]
 pub mod sys;
 
-pub use config::{defaults, Model};
+pub use config::{defaults, Listen, Model};
 pub use driver::Ending;
 pub use handlers::{Ctx, Echo, Next, Pending, Reason, Service, Settings, Transport};
 pub use server::{AccessFormat, Builder, EventLoop, Handle, Server, StartError};

@@ -37,6 +37,44 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(listener)
 }
 
+/// A socket bound and listening elsewhere (by systemd, by the embedding program), checked and
+/// made blocking, as `bind` leaves its own: each model sets the mode it needs.
+pub fn adopt(socket: TcpListener) -> io::Result<TcpListener> {
+    let fd = socket.as_raw_fd();
+    let flag = |level, name| -> io::Result<libc::c_int> {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a live int and its length.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(value)
+    };
+    if flag(libc::SOL_SOCKET, libc::SO_TYPE)? != libc::SOCK_STREAM {
+        return Err(io::Error::other("not a stream socket"));
+    }
+    if flag(libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? == 0 {
+        return Err(io::Error::other("not listening"));
+    }
+    if !matches!(
+        flag(libc::SOL_SOCKET, libc::SO_DOMAIN)?,
+        libc::AF_INET | libc::AF_INET6
+    ) {
+        return Err(io::Error::other("not a TCP socket (IPv4 or IPv6)"));
+    }
+    socket.set_nonblocking(false)?;
+    Ok(socket)
+}
+
 /// What a failed `accept` means for the accepting loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AcceptFailure {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::config::{Config, Model};
+use crate::config::{Config, Listen, Model};
 use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Offer, Persistence, Service, Settings};
 use crate::listen::{self, Listener};
@@ -110,8 +110,9 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// Runs the echo service on `addr` (port 0 takes a free port; see [`Server::addr`]).
-    pub fn echo(mut self, addr: impl Into<SocketAddr>) -> Builder {
+    /// Runs the echo service on `addr` (port 0 takes a free port; see [`Server::addr`]), or on
+    /// a socket already listening (a `TcpListener`: see [`Listen`]).
+    pub fn echo(mut self, addr: impl Into<Listen>) -> Builder {
         self.config.services.push((Offer::Echo, addr.into()));
         self
     }
@@ -119,7 +120,7 @@ impl Builder {
     /// Runs the file-download service on `addr`, serving the directory `root` (raw names and
     /// HTTP/1.1 on the same port; see docs/PROTOCOL.md). A server has one root: every files
     /// listener serves the same one.
-    pub fn files(mut self, addr: impl Into<SocketAddr>, root: impl Into<PathBuf>) -> Builder {
+    pub fn files(mut self, addr: impl Into<Listen>, root: impl Into<PathBuf>) -> Builder {
         let root = root.into();
         match &self.config.root {
             Some(have) if *have != root => self.conflict = Some(root),
@@ -132,12 +133,7 @@ impl Builder {
     /// Runs a program's own service on `addr`: `make` makes one [`Service`] per connection.
     /// `name` stands for it in the log and in [`Server::addr`]. Its connections get
     /// TCP_NODELAY, as a request-reply protocol wants.
-    pub fn service<S, F>(
-        mut self,
-        name: &'static str,
-        addr: impl Into<SocketAddr>,
-        make: F,
-    ) -> Builder
+    pub fn service<S, F>(mut self, name: &'static str, addr: impl Into<Listen>, make: F) -> Builder
     where
         S: Service + 'static,
         F: Fn() -> S + Send + Sync + 'static,
@@ -268,18 +264,20 @@ impl Server {
         };
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for (offer, addr) in &config.services {
+        for (offer, listen) in config.services {
             let service = offer.name();
-            let socket = listen::bind(*addr).map_err(|error| StartError::Bind {
-                service,
-                addr: *addr,
-                error,
-            })?;
+            let socket = match listen {
+                Listen::Addr(addr) => listen::bind(addr).map_err(|error| StartError::Bind {
+                    service,
+                    addr,
+                    error,
+                })?,
+                Listen::Socket(socket) => listen::adopt(socket).map_err(|error| {
+                    StartError::Invalid(format!("{service}: a socket given to serve: {error}"))
+                })?,
+            };
             addrs.push((service, socket.local_addr()?));
-            listeners.push(Listener {
-                offer: offer.clone(),
-                socket,
-            });
+            listeners.push(Listener { offer, socket });
         }
         let max_conns = match config.max_conns {
             Some(n) => n,

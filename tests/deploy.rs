@@ -1,13 +1,14 @@
 //! Deployment, with the binary as an operator runs it, on every model: several addresses per
-//! service, IPv4 and IPv6 side by side; dropping root for `--user` after binding.
+//! service, IPv4 and IPv6 side by side; dropping root for `--user` after binding; sockets
+//! passed by systemd (socket activation, through Debian's `systemd-socket-activate`).
 
 mod common;
 
 use std::io::Write;
 use std::net::Shutdown;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use common::child::{bin, skip};
+use common::child::{bin, skip, ChildGuard, Lines};
 use common::serve::Server;
 use common::{connect, echo_once, read_to_end, TempDir};
 use tcpserve::Model;
@@ -15,7 +16,113 @@ use tcpserve::Model;
 per_model!([reactor, threads, iterative]
     each_service_listens_on_every_address_given,
     as_root_user_drops_every_thread_to_the_user_for_good,
+    sockets_passed_by_systemd_are_served_by_their_names,
 );
+
+/// A port free now on `ip`: bound, then let go. Only where a tool must be told a port.
+fn free_port(ip: &str) -> u16 {
+    let socket = std::net::TcpListener::bind((ip, 0)).unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+/// Whether `tool` is on the PATH; if not, says so naming its Debian package, and the test
+/// skips (or fails, under CI=true).
+fn have(tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).exists()));
+    if !found {
+        skip(&format!(
+            "{tool} not found: install Debian's {package} package"
+        ));
+    }
+    found
+}
+
+fn sockets_passed_by_systemd_are_served_by_their_names(model: Model) {
+    if !have("systemd-socket-activate", "systemd") {
+        return;
+    }
+    let dir = TempDir::new("deploy-activation");
+    std::fs::write(dir.join("a.txt"), b"served\n").unwrap();
+    let (files, echo) = (free_port("127.0.0.1"), free_port("::1"));
+    let mut cmd = Command::new("systemd-socket-activate");
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{files}"),
+        "-l",
+        &format!("[::1]:{echo}"),
+    ])
+    .args([
+        "--fdname=files:echo",
+        bin(),
+        "serve",
+        "--model",
+        model.name(),
+        "--root",
+    ])
+    .arg(dir.path())
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = ChildGuard(cmd.spawn().unwrap());
+    let mut log = Lines::follow(child.0.stderr.take().unwrap());
+    // systemd-socket-activate listens, then starts the server at the first connection.
+    log.wait_for_count("Listening on ", 2);
+    let mut client = connect(([127, 0, 0, 1], files).into());
+    client.write_all(b"a.txt\n").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut client), b"served\n");
+    log.wait_for(&format!("files listening on 127.0.0.1:{files}, serving"));
+    log.wait_for(&format!("echo listening on [::1]:{echo}"));
+    let mut client = connect(format!("[::1]:{echo}").parse().unwrap());
+    assert_eq!(echo_once(&mut client, b"hello"), b"hello");
+    drop(client);
+    // Only the sockets passed: no default address was bound besides.
+    assert_eq!(log.count(" listening on "), 2, "{}", log.text());
+    // SAFETY: kill(2) on our own child, which exec'd the server under the same pid.
+    unsafe { libc::kill(child.pid(), libc::SIGTERM) };
+    let status = child.wait_exit();
+    log.take_rest();
+    assert_eq!(status.code(), Some(0), "{}", log.text());
+}
+
+#[test]
+fn a_broken_activation_environment_exits_1_saying_what_is_wrong() {
+    // sh becomes the server (exec keeps its pid), so LISTEN_PID=$$ names the server.
+    let rows: &[(&str, &str, &str)] = &[
+        (
+            "a file, not a socket",
+            "LISTEN_FDS=1 exec \"$0\" serve 3</dev/null",
+            "non-socket",
+        ),
+        (
+            "a closed descriptor",
+            "LISTEN_FDS=1 exec \"$0\" serve 3<&-",
+            "descriptor 3 is not open",
+        ),
+        (
+            "no count",
+            "LISTEN_FDS=many exec \"$0\" serve",
+            "LISTEN_FDS: 'many'",
+        ),
+        (
+            "a name of no service",
+            "LISTEN_FDS=1 LISTEN_FDNAMES=web exec \"$0\" serve 3<&0",
+            "named 'web': name it echo or files",
+        ),
+    ];
+    for (what, script, says) in rows {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let out = Command::new("sh")
+            .args(["-c", &format!("export LISTEN_PID=$$; {script}"), bin()])
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains(says), "{what}: {stderr}");
+    }
+}
 
 fn is_root() -> bool {
     // SAFETY: a plain call.
@@ -103,6 +210,9 @@ fn a_user_that_cannot_be_had_is_refused_before_serving() {
     }
     // Not root: setgroups is refused, and the server exits 1 rather than serve as itself. As
     // root, the test becomes another user first (util-linux's setpriv).
+    if is_root() && !have("setpriv", "util-linux") {
+        return;
+    }
     let mut cmd = if is_root() {
         let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()]);
@@ -156,4 +266,39 @@ fn each_service_listens_on_every_address_given(model: Model) {
         .filter(|l| l.contains("\"a.txt\"") && l.starts_with("::1 "));
     assert_eq!(v6.count(), 1, "{}", server.log_text());
     server.stop_gracefully();
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify_without_a_word() {
+    if !have("systemd-analyze", "systemd") {
+        return;
+    }
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
+    let dir = TempDir::new("deploy-units");
+    for unit in ["tcpserve.socket", "tcpserve.service"] {
+        let text = std::fs::read_to_string(units.join(unit)).unwrap();
+        // Verified against the binary under test, which ExecStart must name and find.
+        let text = text.replace("/usr/local/bin/tcpserve", bin());
+        std::fs::write(dir.join(unit), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args([dir.join("tcpserve.socket"), dir.join("tcpserve.service")])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "{:?}: {said}",
+        out.status
+    );
+    // The command it runs is the one the activation test above runs.
+    let service = std::fs::read_to_string(units.join("tcpserve.service")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    assert_eq!(args, ["serve", "--root", "/srv/www"]);
 }

@@ -3,6 +3,7 @@
 //! subcommand's options use, and the interactive commands' logger. One module per subcommand
 //! beside it holds that subcommand's options; `main.rs` only dispatches.
 
+pub mod activation;
 pub mod bench;
 pub mod get;
 pub mod send;

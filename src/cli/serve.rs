@@ -1,12 +1,14 @@
 //! `tcpserve serve`: the server's options, its logs, and running it until it stops.
 
 use std::ffi::OsString;
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use getopts::{Matches, Options};
 use log::LevelFilter;
 
+use super::activation::{self, Service as Passed};
 use super::user;
 use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
@@ -155,9 +157,10 @@ fn serve_options() -> Options {
 }
 
 /// What `--help` says after the options.
-const ABOUT: &str = "With no service option every service runs on its default address; \
-     with some, only those run.\nSIGINT or SIGTERM stops gracefully; a second one \
-     stops at once.";
+const ABOUT: &str = "With no service option and no socket passed by systemd (LISTEN_FDS, \
+     named echo or files by LISTEN_FDNAMES), every service runs on its default address; \
+     otherwise only those named and passed run.\nSIGINT or SIGTERM stops gracefully; a second \
+     one stops at once.";
 
 /// `tcpserve serve`, from its arguments to its exit status.
 pub fn command(args: &[OsString]) -> ExitCode {
@@ -170,7 +173,12 @@ pub fn command(args: &[OsString]) -> ExitCode {
     if let Some(extra) = matches.free.first() {
         return usage_error("serve", &format!("unexpected argument '{extra}'"), brief);
     }
-    let (served, log_options) = match (serve_config(&matches), log_options(&matches)) {
+    // First, before any thread: it takes the sockets out of the environment.
+    let passed = match activation::take() {
+        Ok(passed) => passed,
+        Err(e) => return failed(format_args!("socket activation: {e}")),
+    };
+    let (served, log_options) = match (serve_config(&matches, passed), log_options(&matches)) {
         (Ok(c), Ok(l)) => (c, l),
         (Err(message), _) | (_, Err(message)) => return usage_error("serve", &message, brief),
     };
@@ -231,18 +239,25 @@ struct Served {
     shutdown_timeout: Duration,
 }
 
-fn serve_config(m: &Matches) -> Result<Served, String> {
+fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Served, String> {
     let mut builder = Server::builder();
-    // No service named: every service on its default address. Some named: only those.
-    let (echo, files) = if m.opt_present("echo") || m.opt_present("files") {
+    // No service named and no socket passed: every service on its default address. Else only
+    // those named, and those passed.
+    let (echo, files) = if m.opt_present("echo") || m.opt_present("files") || !passed.is_empty() {
         (m.opt_strs("echo"), m.opt_strs("files"))
     } else {
         (vec![DEFAULT_ECHO.into()], vec![DEFAULT_FILES.into()])
     };
+    let root = m.opt_str("root").unwrap_or_else(|| ".".into());
+    for (service, socket) in passed {
+        builder = match service {
+            Passed::Echo => builder.echo(socket),
+            Passed::Files => builder.files(socket, &root),
+        };
+    }
     for addr in echo {
         builder = builder.echo(parse_addr("--echo", &addr)?);
     }
-    let root = m.opt_str("root").unwrap_or_else(|| ".".into());
     for addr in files {
         builder = builder.files(parse_addr("--files", &addr)?, &root);
     }
