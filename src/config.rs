@@ -123,6 +123,8 @@ pub(crate) struct Config {
     pub thread_stack: usize,
     /// Files: the access log's line format.
     pub access_format: access::Format,
+    /// Every connection starts with a PROXY protocol header.
+    pub proxy_protocol: bool,
 }
 
 impl Config {
@@ -165,6 +167,7 @@ impl Default for Config {
             model: Model::Reactor,
             thread_stack: defaults::THREAD_STACK,
             access_format: access::Format::Common,
+            proxy_protocol: false,
         }
     }
 }

@@ -145,9 +145,9 @@ pub(crate) fn finish(
             sys::reset_on_close(fd);
         }
         let mut cx = Ctx::at(scratch, settings, peer, now);
-        service.abandon(reason, &mut cx);
+        service.abandon(reason, &mut cx); // a proxied one tells its own the client
     }
-    reason.log(service.name(), peer);
+    reason.log(service.name(), service.client().unwrap_or(peer));
 }
 
 /// Where a server is in stopping; every driver goes through the same phases.

@@ -35,6 +35,7 @@ mod driver;
 mod handlers;
 mod listen;
 mod models;
+mod proxy;
 mod reactor;
 mod server;
 mod stats;

@@ -209,6 +209,15 @@ impl Builder {
         self
     }
 
+    /// Serves from behind a load balancer: every connection, on every listener, must start
+    /// with a PROXY protocol header (v1 or v2, told apart by their first bytes) within the
+    /// request timeout; the client it names is the connection's peer for the service and in
+    /// every log line. A connection without a valid header is closed, with a log line.
+    pub fn proxy_protocol(mut self, on: bool) -> Builder {
+        self.config.proxy_protocol = on;
+        self
+    }
+
     /// Binds every service's address; where each listens is logged when it starts serving.
     pub fn bind(self) -> Result<Server, StartError> {
         Server::bind(self)
@@ -303,6 +312,7 @@ impl Server {
                     Model::Reactor | Model::Threads => Persistence::Idle,
                 },
                 access_format: config.access_format,
+                proxy_protocol: config.proxy_protocol,
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -139,6 +139,12 @@ fn serve_options() -> Options {
          (default common)",
         "FORMAT",
     );
+    opts.optflag(
+        "",
+        "proxy-protocol",
+        "behind a load balancer: every connection starts with a PROXY protocol header (v1 or \
+         v2), whose client is the one served and logged; without one it is closed",
+    );
     opts.optopt(
         "",
         "user",
@@ -289,6 +295,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
         builder = builder.shutdown_timeout(shutdown_timeout);
     }
+    builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
     if let Some(v) = m.opt_str("access-log-format") {
         let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")

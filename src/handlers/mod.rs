@@ -14,6 +14,7 @@
 pub mod echo;
 pub mod files;
 mod pending;
+mod proxied;
 #[cfg(test)]
 pub(crate) mod script;
 
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 pub use echo::Echo;
 pub use files::Files;
 pub use pending::Pending;
+use proxied::Proxied;
 
 use crate::logging::access;
 use crate::root::Root;
@@ -207,12 +209,17 @@ impl Offer {
         !matches!(self, Offer::Files)
     }
 
-    /// A new connection's service.
+    /// A new connection's service; behind a load balancer, first the PROXY header.
     pub(crate) fn start(&self, settings: &Settings, now: Instant) -> AnyService {
-        match self {
+        let service = match self {
             Offer::Echo => AnyService::Echo(Echo::new()),
             Offer::Files => AnyService::Files(Files::new(settings, now)),
             Offer::User(name, make) => AnyService::User(name, make()),
+        };
+        if settings.proxy_protocol {
+            AnyService::Proxied(Box::new(Proxied::new(service, settings, now)))
+        } else {
+            service
         }
     }
 }
@@ -223,6 +230,8 @@ pub(crate) enum AnyService {
     Echo(Echo),
     Files(Files),
     User(&'static str, Box<dyn Service>),
+    /// Any of them behind a load balancer (`--proxy-protocol`).
+    Proxied(Box<Proxied>),
 }
 
 impl fmt::Debug for AnyService {
@@ -237,6 +246,15 @@ impl AnyService {
             AnyService::Echo(_) => "echo",
             AnyService::Files(_) => "files",
             AnyService::User(name, _) => name,
+            AnyService::Proxied(proxied) => proxied.name(),
+        }
+    }
+
+    /// The client a PROXY header named, which stands for the connection's peer once known.
+    pub(crate) fn client(&self) -> Option<SocketAddr> {
+        match self {
+            AnyService::Proxied(proxied) => proxied.client(),
+            _ => None,
         }
     }
 
@@ -245,6 +263,7 @@ impl AnyService {
             AnyService::Echo(echo) => echo,
             AnyService::Files(files) => files,
             AnyService::User(_, service) => service.as_ref(),
+            AnyService::Proxied(proxied) => proxied.as_ref(),
         }
     }
 
@@ -253,6 +272,7 @@ impl AnyService {
             AnyService::Echo(echo) => echo,
             AnyService::Files(files) => files,
             AnyService::User(_, service) => service.as_mut(),
+            AnyService::Proxied(proxied) => proxied.as_mut(),
         }
     }
 
@@ -303,6 +323,8 @@ pub struct Settings {
     pub(crate) persistence: Persistence,
     /// Files: how an access line is written.
     pub(crate) access_format: access::Format,
+    /// Every connection starts with a PROXY protocol header (`--proxy-protocol`).
+    pub(crate) proxy_protocol: bool,
 }
 
 impl Settings {
@@ -349,6 +371,7 @@ impl Default for Settings {
             root: None,
             persistence: Persistence::Idle,
             access_format: access::Format::default(),
+            proxy_protocol: false,
         }
     }
 }
