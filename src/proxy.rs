@@ -10,9 +10,10 @@
 //!   connection's own address.
 //! - v2 (a 12-byte signature, then version and command, family and transport, and a length):
 //!   version 2 only; `LOCAL` (the balancer's own health check) keeps the connection's own
-//!   address; `PROXY` over TCP carries IPv4 or IPv6 addresses (the length must hold them), and
-//!   an unspecified or Unix family keeps the connection's own; UDP is refused; what follows the
-//!   addresses (TLVs) is skipped, within [`MAX_V2_LEN`].
+//!   address, whatever family it gives; `PROXY` over TCP carries IPv4 or IPv6 addresses (the
+//!   length must hold them), and an unspecified family or a Unix socket keeps the connection's
+//!   own; UDP and any other family or transport are refused; what follows the addresses (TLVs)
+//!   is skipped, within [`MAX_V2_LEN`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -150,15 +151,16 @@ fn v2(buf: &[u8]) -> Parse {
     if rest > MAX_V2_LEN {
         return Parse::Refused("PROXY v2 header longer than this server takes");
     }
-    let (family, transport) = (fam >> 4, fam & 0x0f);
     // Checked before the addresses arrive: a wrong header is refused as early as it shows.
-    let need = match (family, transport) {
-        (0, _) => 0,
-        (1, 1) => 12,
-        (2, 1) => 36,
-        (3, 1) => 216,
-        (1..=3, 2) if !local => return Parse::Refused("PROXY v2 header for UDP"),
-        (1..=3, 0 | 2) => 0,
+    // LOCAL's family is ignored (the balancer speaks for itself); PROXY's must be one of the
+    // specification's: unspecified, or TCP over IPv4, IPv6 or a Unix socket.
+    let need = match fam {
+        _ if local => 0,
+        0x00 => 0,
+        0x11 => 12,
+        0x21 => 36,
+        0x31 => 216,
+        0x12 | 0x22 | 0x32 => return Parse::Refused("PROXY v2 header for UDP"),
         _ => return Parse::Refused("PROXY v2 header of an unknown family or transport"),
     };
     if rest < need {
@@ -168,20 +170,18 @@ fn v2(buf: &[u8]) -> Parse {
     let Some(body) = buf.get(16..len) else {
         return Parse::Partial;
     };
-    let source = match (local, family) {
-        (true, _) | (false, 0 | 3) => None,
-        (false, 1) => {
-            let ip = Ipv4Addr::new(body[0], body[1], body[2], body[3]);
-            Some(SocketAddr::new(
-                ip.into(),
-                u16::from_be_bytes([body[8], body[9]]),
-            ))
-        }
-        (false, _) => {
-            let ip: [u8; 16] = body[..16].try_into().expect("36 bytes checked");
+    let source = match (local, fam, body) {
+        (false, 0x11, &[a, b, c, d, _, _, _, _, p0, p1, ..]) => Some(SocketAddr::new(
+            Ipv4Addr::new(a, b, c, d).into(),
+            u16::from_be_bytes([p0, p1]),
+        )),
+        (false, 0x21, _) if body.len() >= 36 => {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&body[..16]);
             let port = u16::from_be_bytes([body[32], body[33]]);
             Some(SocketAddr::new(Ipv6Addr::from(ip).into(), port))
         }
+        _ => None,
     };
     Parse::Done(Header { len, source })
 }
@@ -258,6 +258,7 @@ mod tests {
                 "192.0.2.7:4000",
             ),
             ("v2 LOCAL", v2_header(0x20, 0x00, &[]), ""),
+            ("v2 LOCAL, any family", v2_header(0x20, 0x10, &[]), ""),
             (
                 "v2 LOCAL with addresses",
                 v2_header(0x20, 0x11, &v4_body()),
@@ -399,6 +400,31 @@ mod tests {
             ),
             ("v2 UDP", v2_header(0x21, 0x12, &v4_body()), "UDP"),
             (
+                "v2 IPv4, transport 0",
+                v2_header(0x21, 0x10, &[]),
+                "unknown family",
+            ),
+            (
+                "v2 IPv6, transport 0",
+                v2_header(0x21, 0x20, &[]),
+                "unknown family",
+            ),
+            (
+                "v2 Unix, transport 0",
+                v2_header(0x21, 0x30, &[]),
+                "unknown family",
+            ),
+            (
+                "v2 unspecified, TCP",
+                v2_header(0x21, 0x01, &[]),
+                "unknown family",
+            ),
+            (
+                "v2 unspecified, UDP",
+                v2_header(0x21, 0x02, &[]),
+                "unknown family",
+            ),
+            (
                 "v2 IPv4 too short",
                 v2_header(0x21, 0x11, &v4_body()[..11]),
                 "too short",
@@ -427,6 +453,22 @@ mod tests {
             match parse(&bytes) {
                 Parse::Refused(why) => assert!(why.contains(says), "{what}: {why}"),
                 other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_version_command_family_and_length_is_answered_without_a_panic() {
+        for ver_cmd in 0..=255u8 {
+            for fam in 0..=255u8 {
+                for len in [0, 1, 11, 12, 35, 36, 215, 216, 300] {
+                    let header = v2_header(ver_cmd, fam, &vec![7; len]);
+                    for cut in [16, header.len()] {
+                        if let Parse::Done(h) = parse(&header[..cut]) {
+                            assert_eq!(h.len, header.len(), "{ver_cmd:#x} {fam:#x} {len}");
+                        }
+                    }
+                }
             }
         }
     }

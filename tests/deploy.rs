@@ -166,7 +166,11 @@ fn as_root_user_drops_every_thread_to_the_user_for_good(model: Model) {
     let mut seen = 0;
     for task in tasks {
         let status = task.unwrap().path().join("status");
-        assert_eq!(ids(status.to_str().unwrap()), want, "{}", status.display());
+        let got = ids(status.to_str().unwrap());
+        if got.is_empty() {
+            continue; // a connection's thread that ended meanwhile
+        }
+        assert_eq!(got, want, "{}", status.display());
         seen += 1;
     }
     assert!(seen >= 2, "the server and its log writer: {seen} tasks");
