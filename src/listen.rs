@@ -24,6 +24,9 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) struct Listener {
     pub offer: Offer,
     pub socket: TcpListener,
+    /// Bound elsewhere and passed to the server (by systemd): shared with its owner, so never
+    /// shut down, only closed.
+    pub passed: bool,
 }
 
 /// A listening socket on `addr` (SO_REUSEADDR, as std sets it), with a deep backlog.

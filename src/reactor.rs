@@ -185,7 +185,7 @@ impl Reactor {
         let registry = poll.registry();
         registry.register(&mut stop.0, STOP, Interest::READABLE)?;
         let mut watched = Vec::with_capacity(listeners.len());
-        for (i, Listener { offer, socket }) in listeners.into_iter().enumerate() {
+        for (i, Listener { offer, socket, .. }) in listeners.into_iter().enumerate() {
             socket.set_nonblocking(true)?;
             let mut socket = TcpListener::from_std(socket);
             registry.register(&mut socket, Token(FIRST_LISTENER + i), Interest::READABLE)?;
@@ -578,6 +578,7 @@ mod tests {
             listeners: vec![Listener {
                 offer: Offer::Echo,
                 socket,
+                passed: false,
             }],
             settings: Settings::default(),
             limits: Limits {

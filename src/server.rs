@@ -275,6 +275,7 @@ impl Server {
         let mut addrs = Vec::new();
         for (offer, listen) in config.services {
             let service = offer.name();
+            let passed = matches!(listen, Listen::Socket(_));
             let socket = match listen {
                 Listen::Addr(addr) => listen::bind(addr).map_err(|error| StartError::Bind {
                     service,
@@ -286,7 +287,11 @@ impl Server {
                 })?,
             };
             addrs.push((service, socket.local_addr()?));
-            listeners.push(Listener { offer, socket });
+            listeners.push(Listener {
+                offer,
+                socket,
+                passed,
+            });
         }
         let max_conns = match config.max_conns {
             Some(n) => n,

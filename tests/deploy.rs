@@ -17,6 +17,7 @@ per_model!([reactor, threads, iterative]
     each_service_listens_on_every_address_given,
     as_root_user_drops_every_thread_to_the_user_for_good,
     sockets_passed_by_systemd_are_served_by_their_names,
+    a_passed_socket_goes_on_listening_after_the_server_stops,
 );
 
 /// A port free now on `ip`: bound, then let go. Only where a tool must be told a port.
@@ -86,6 +87,41 @@ fn sockets_passed_by_systemd_are_served_by_their_names(model: Model) {
     assert_eq!(status.code(), Some(0), "{}", log.text());
 }
 
+/// systemd keeps its socket across a stop, for the next start: the server may close its own
+/// descriptor, never shut the socket down.
+fn a_passed_socket_goes_on_listening_after_the_server_stops(model: Model) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=echo exec \"$0\" serve --model \"$1\"",
+    ])
+    .args([bin(), model.name()]);
+    // SAFETY: dup2 and fcntl alone, between fork and exec: the listener becomes the child's
+    // descriptor 3, kept across exec (dup2 onto itself would leave close-on-exec set).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(fd, 3) != 3 || libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut server = Server::spawn(cmd, model);
+    assert_eq!(server.addrs("echo"), [addr], "{}", server.log_text());
+    let mut client = connect(addr);
+    assert_eq!(echo_once(&mut client, b"hello"), b"hello");
+    drop(client);
+    server.stop_gracefully();
+    // Still listening: a new client is queued for whoever serves next (here, the test).
+    let client = connect(addr);
+    listener.set_nonblocking(false).unwrap();
+    let (_, peer) = listener.accept().expect("the socket still takes clients");
+    assert_eq!(peer, client.local_addr().unwrap());
+}
+
 #[test]
 fn a_broken_activation_environment_exits_1_saying_what_is_wrong() {
     // sh becomes the server (exec keeps its pid), so LISTEN_PID=$$ names the server.
@@ -111,6 +147,18 @@ fn a_broken_activation_environment_exits_1_saying_what_is_wrong() {
             "named 'web': name it echo or files",
         ),
     ];
+    // Meant for another process: ignored, and the server binds what it is told.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "LISTEN_PID=1 LISTEN_FDS=1 exec \"$0\" serve --echo 127.0.0.1:0 --bogus",
+            bin(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Unrecognized option: 'bogus'"), "{stderr}");
     for (what, script, says) in rows {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let out = Command::new("sh")

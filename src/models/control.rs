@@ -1,7 +1,11 @@
 //! What the blocking models share around their connections: the registry of live connections
 //! and stopping. A blocked thread cannot poll a stop flag, so the controller reaches it through
-//! its socket: `shutdown(2)` on a listener ends a blocked `accept`, on a connection a blocked
-//! `read` or `write`.
+//! a descriptor: the acceptors wait in `poll(2)` on their listeners and a halt pipe that the
+//! controller makes readable when it stops; a connection's thread blocked in `read` or `write`
+//! is ended by `shutdown(2)` on its socket. The server's own listeners are shut down at once,
+//! so the kernel refuses new clients even while an acceptor is busy (the iterative model's
+//! serving a client); one passed by systemd is systemd's too, and must go on listening for the
+//! next start: it is only closed, when its acceptor returns.
 //!
 //! The controller runs on the caller's thread: it sleeps on the stop pipe until the first stop
 //! request, then closes the listeners, closes the connections at rest, and waits (on the stop
@@ -26,9 +30,10 @@ use crate::stats::SharedStats;
 use crate::stop::StopSignal;
 use crate::sys;
 
-/// Serves a blocking model: `start` gets the listeners and settings and starts the model's
-/// threads, which must not return before the server stops (the controller may shut the
-/// listeners down at any time); the caller's thread is the controller until then.
+/// Serves a blocking model: `start` gets the listeners (made nonblocking) and settings and
+/// starts the model's threads, which wait on their listeners and [`Control::halt_fd`] and
+/// return once it is readable, closing their listeners; the caller's thread is the controller
+/// until then.
 pub fn serve(
     setup: Setup,
     start: impl FnOnce(
@@ -46,10 +51,18 @@ pub fn serve(
         stats,
     } = setup;
     let control = Control::new(stats)?;
-    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
     let shutdown_timeout = limits.shutdown_timeout;
+    let own: Vec<RawFd> = listeners
+        .iter()
+        .filter(|l| !l.passed)
+        .map(|l| l.socket.as_raw_fd())
+        .collect();
+    for listener in &listeners {
+        // Acceptors wait in poll(2): a client may leave between it and the accept.
+        listener.socket.set_nonblocking(true)?;
+    }
     let workers = start(listeners, settings, limits, &control)?;
-    let ending = control.run(&mut stop, &fds, shutdown_timeout);
+    let ending = control.run(&mut stop, &own, shutdown_timeout);
     for worker in workers {
         let _ = worker.join();
     }
@@ -81,6 +94,10 @@ pub struct Control {
     /// `wake_rx`.
     wake_tx: UnixStream,
     wake_rx: UnixStream,
+    /// Written once when the server stops taking clients, never read: readable from then on,
+    /// it wakes every acceptor (`halt_fd`).
+    halt_tx: UnixStream,
+    halt_rx: UnixStream,
     stats: Arc<SharedStats>,
 }
 
@@ -99,11 +116,14 @@ impl Control {
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
+        let (halt_tx, halt_rx) = UnixStream::pair()?;
         Ok(Arc::new(Control {
             live: Mutex::new(Slab::new()),
             phase: AtomicU8::new(Phase::Serving as u8),
             wake_tx,
             wake_rx,
+            halt_tx,
+            halt_rx,
             stats,
         }))
     }
@@ -118,6 +138,12 @@ impl Control {
 
     pub fn stats(&self) -> &SharedStats {
         &self.stats
+    }
+
+    /// Readable once the server stops taking clients: acceptors wait on it beside their
+    /// listeners.
+    pub fn halt_fd(&self) -> RawFd {
+        self.halt_rx.as_raw_fd()
     }
 
     fn set_phase(&self, phase: Phase) {
@@ -164,7 +190,7 @@ impl Control {
 
     /// Serves as controller until the server has stopped, moving through the phases as
     /// [`Shutdown`] says.
-    pub fn run(&self, stop: &mut StopSignal, listeners: &[RawFd], timeout: Duration) -> Ending {
+    pub fn run(&self, stop: &mut StopSignal, own: &[RawFd], timeout: Duration) -> Ending {
         let stop_fd = stop.0.as_raw_fd();
         let mut shutdown = Shutdown::new(timeout);
         let phase = loop {
@@ -173,12 +199,14 @@ impl Control {
                 break phase;
             }
         };
-        // The phase first, so an accept that slips through is not served; then closing a
-        // listener ends its blocked accept, and the kernel refuses new clients.
+        // The phase first, so an accept that slips through is not served; then the kernel
+        // refuses new clients on the server's own listeners, and the halt pipe wakes the
+        // acceptors, which return and close theirs.
         self.set_phase(Phase::Draining);
-        for &fd in listeners {
+        for &fd in own {
             sys::shutdown_both(fd);
         }
+        let _ = (&self.halt_tx).write(&[1]);
         if phase == Phase::Cut {
             return self.cut("second stop request", Ending::Forced);
         }

@@ -18,10 +18,6 @@ use crate::sys;
 
 pub fn run(setup: Setup) -> io::Result<Ending> {
     control::serve(setup, |listeners, settings, limits, control| {
-        // Nonblocking: poll says a listener is ready, but a client may leave before the accept.
-        for listener in &listeners {
-            listener.socket.set_nonblocking(true)?;
-        }
         let control = Arc::clone(control);
         let worker = thread::Builder::new()
             .name("tcpserve-iterative".into())
@@ -38,7 +34,12 @@ fn serve_in_turn(
     limits: &Limits,
     control: &Arc<Control>,
 ) {
-    let fds: Vec<RawFd> = listeners.iter().map(|l| l.socket.as_raw_fd()).collect();
+    // The listeners, then the halt pipe that says the server stops.
+    let fds: Vec<RawFd> = listeners
+        .iter()
+        .map(|l| l.socket.as_raw_fd())
+        .chain([control.halt_fd()])
+        .collect();
     let mut scratch = vec![0u8; SCRATCH_SIZE];
     let mut episodes = Episodes::default();
     loop {

@@ -1,9 +1,11 @@
 //! The threads model: one blocking OS thread per connection, on `std::net` (no `mio` on this
-//! path). An acceptor thread per listener takes clients and starts a thread for each, with a
-//! small stack (`--thread-stack`); the caller's thread is the controller (stopping).
+//! path). An acceptor thread per listener waits for clients in `poll(2)` (beside the halt pipe
+//! that says the server stops), takes them and starts a thread for each, with a small stack
+//! (`--thread-stack`); the caller's thread is the controller (stopping).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use crate::driver::{Ending, Limits, Phase, Setup};
 use crate::handlers::{Offer, Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::logging::{Held, Throttle};
+use crate::sys;
 
 /// What every connection thread reads.
 struct Shared {
@@ -42,19 +45,28 @@ pub fn run(setup: Setup) -> io::Result<Ending> {
     })
 }
 
-/// Takes clients until the server stops. It never returns before that, so the controller may
-/// shut its listener down at any time.
+/// Takes clients until the server stops: waits on the listener and the halt pipe, and returns
+/// once the server no longer takes clients (its listener closes as it goes).
 fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>) {
     let offer = &listener.offer;
+    let fds = [listener.socket.as_raw_fd(), control.halt_fd()];
     let mut episodes = Episodes::default();
     loop {
-        let accepted = listener.socket.accept();
+        let ready = sys::wait_readable(&fds, None);
         if control.phase() != Phase::Serving {
             return;
         }
-        match accepted {
+        if let Err(e) = ready {
+            // Out of memory or the like: wait rather than spin.
+            let open = control.stats().open_now() as usize;
+            episodes.failed(offer.name(), e, open, Instant::now());
+            thread::sleep(ACCEPT_BACKOFF);
+            continue;
+        }
+        match listener.socket.accept() {
             Ok((stream, peer)) => {
                 episodes.resumed(Instant::now());
+                // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 match control.register(&stream, shared.limits.max_conns) {
                     Ok(reg) => {
                         episodes.room(Instant::now());
@@ -68,6 +80,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
                     Err(Refused::Stopping) => return,
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => match listen::accept_failure(&e) {
                 AcceptFailure::Retry => {}
                 AcceptFailure::Pause => {
