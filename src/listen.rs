@@ -78,6 +78,12 @@ pub fn adopt(socket: TcpListener) -> io::Result<TcpListener> {
     Ok(socket)
 }
 
+/// A client's address as the logs and services see it: an IPv4 client of a dual-stack `[::]`
+/// listener as the IPv4 address it is, not `::ffff:a.b.c.d`.
+pub fn client(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
 /// What a failed `accept` means for the accepting loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AcceptFailure {

@@ -104,11 +104,12 @@ fn v1(buf: &[u8]) -> Parse {
             .ok()
             .zip(dest.parse::<Ipv4Addr>().ok())
             .map(|(s, _)| IpAddr::V4(s)),
+        // An IPv4 client behind an IPv6 balancer's socket is named as the IPv4 address it is.
         "TCP6" => source
             .parse::<Ipv6Addr>()
             .ok()
             .zip(dest.parse::<Ipv6Addr>().ok())
-            .map(|(s, _)| IpAddr::V6(s)),
+            .map(|(s, _)| IpAddr::V6(s).to_canonical()),
         _ => return Parse::Refused("PROXY v1 header of an unknown family"),
     };
     let Some(ip) = parsed else {
@@ -179,7 +180,10 @@ fn v2(buf: &[u8]) -> Parse {
             let mut ip = [0u8; 16];
             ip.copy_from_slice(&body[..16]);
             let port = u16::from_be_bytes([body[32], body[33]]);
-            Some(SocketAddr::new(Ipv6Addr::from(ip).into(), port))
+            Some(SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(ip)).to_canonical(),
+                port,
+            ))
         }
         _ => None,
     };
@@ -225,6 +229,11 @@ mod tests {
                 "v1 TCP4",
                 v1("PROXY TCP4 192.0.2.7 198.51.100.1 4000 80\r\n"),
                 "192.0.2.7:4000",
+            ),
+            (
+                "v1 TCP6, an IPv4-mapped client",
+                v1("PROXY TCP6 ::ffff:192.0.2.9 ::1 5000 80\r\n"),
+                "192.0.2.9:5000",
             ),
             (
                 "v1 TCP6",

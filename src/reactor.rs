@@ -365,6 +365,7 @@ impl Reactor {
                     self.refuse(now);
                 }
                 Ok((stream, peer)) => {
+                    let peer = listen::client(peer);
                     let service = listener.offer.start(&self.settings, now);
                     let nodelay = listener.offer.wants_nodelay();
                     self.admit(service, nodelay, stream, peer, now)

@@ -15,6 +15,7 @@ use tcpserve::Model;
 
 per_model!([reactor, threads, iterative]
     each_service_listens_on_every_address_given,
+    an_ipv4_client_of_a_dual_stack_listener_is_logged_as_ipv4,
     as_root_user_drops_every_thread_to_the_user_for_good,
     sockets_passed_by_systemd_are_served_by_their_names,
     a_passed_socket_goes_on_listening_after_the_server_stops,
@@ -172,6 +173,37 @@ fn a_broken_activation_environment_exits_1_saying_what_is_wrong() {
     }
 }
 
+fn an_ipv4_client_of_a_dual_stack_listener_is_logged_as_ipv4(model: Model) {
+    let Ok(v6only) = std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only") else {
+        return skip("no /proc/sys/net/ipv6/bindv6only: IPv6 is off on this machine");
+    };
+    let dir = TempDir::new("deploy-dual-stack");
+    std::fs::write(dir.join("a.txt"), b"served\n").unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "serve",
+        "--model",
+        model.name(),
+        "--files",
+        "[::]:0",
+        "--root",
+    ])
+    .arg(dir.path());
+    let mut server = Server::spawn(cmd, model);
+    if v6only.trim() != "0" {
+        // net.ipv6.bindv6only=1: [::] is IPv6 only here, as the README says.
+        server.stop_gracefully();
+        return skip("net.ipv6.bindv6only is 1 here: [::] takes no IPv4 client");
+    }
+    let mut client = connect(([127, 0, 0, 1], server.addr.port()).into());
+    client.write_all(b"a.txt\n").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut client), b"served\n");
+    let line = server.wait_for("\"a.txt\"");
+    assert!(line.starts_with("127.0.0.1 "), "{line}");
+    server.stop_gracefully();
+}
+
 fn is_root() -> bool {
     // SAFETY: a plain call.
     unsafe { libc::geteuid() == 0 }
@@ -226,6 +258,39 @@ fn as_root_user_drops_every_thread_to_the_user_for_good(model: Model) {
 }
 
 #[test]
+fn as_root_a_root_the_user_cannot_read_exits_1_before_serving() {
+    if !is_root() {
+        return skip("checking the root as --user needs root: run the tests as root");
+    }
+    let dir = TempDir::new("deploy-user-root");
+    let private = dir.join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args([
+            "serve",
+            "--files",
+            "127.0.0.1:0",
+            "--user",
+            "nobody:nogroup",
+            "--root",
+        ])
+        .arg(&private)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot serve") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn as_root_without_user_the_server_says_so_once() {
     if !is_root() {
         return skip("the warning is for root only: run the tests as root to check it");
@@ -250,6 +315,8 @@ fn a_user_that_cannot_be_had_is_refused_before_serving() {
         ),
         ("root", 2, "is root"),
         ("0:0", 2, "is root"),
+        ("nobody:root", 2, "keeps the root group"),
+        ("4321", 2, "has no entry, so no group of its own"),
     ];
     for (spec, code, says) in rows {
         let out = Command::new(bin())

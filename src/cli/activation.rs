@@ -65,20 +65,3 @@ pub fn take() -> Result<Vec<(Service, TcpListener)>, String> {
     }
     Ok(sockets)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_variables_are_removed_whoever_they_were_for() {
-        std::env::set_var("LISTEN_PID", "1");
-        std::env::set_var("LISTEN_FDS", "2");
-        std::env::set_var("LISTEN_FDNAMES", "files:echo");
-        assert!(take().unwrap().is_empty(), "not for this process");
-        for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-            assert!(std::env::var(var).is_err(), "{var} still set");
-        }
-        assert!(take().unwrap().is_empty(), "nothing passed");
-    }
-}

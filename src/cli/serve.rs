@@ -203,16 +203,27 @@ pub fn command(args: &[OsString]) -> ExitCode {
     let Served {
         builder,
         shutdown_timeout,
+        files_root,
     } = served;
     let server = match builder.bind() {
         Ok(s) => s,
         Err(e) => return failed(e),
     };
     match &identity {
-        Some(identity) => match user::become_user(identity) {
-            Ok(()) => log::info!("running as {identity}"),
-            Err(e) => return failed(e),
-        },
+        Some(identity) => {
+            if let Err(e) = user::become_user(identity) {
+                return failed(e);
+            }
+            // Checked as the user: the directory was checked as root when it was opened.
+            if let Some(root) = &files_root {
+                if let Err(e) = user::can_serve(root) {
+                    return failed(format_args!(
+                        "files: cannot serve {root} as {identity}: {e}"
+                    ));
+                }
+            }
+            log::info!("running as {identity}");
+        }
         None if user::is_root() => {
             log::warn!(
                 "serving as root: --user USER would drop to an unprivileged user after binding"
@@ -243,6 +254,8 @@ pub fn command(args: &[OsString]) -> ExitCode {
 struct Served {
     builder: Builder,
     shutdown_timeout: Duration,
+    /// The directory served, when files are.
+    files_root: Option<String>,
 }
 
 fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Served, String> {
@@ -255,6 +268,8 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         (vec![DEFAULT_ECHO.into()], vec![DEFAULT_FILES.into()])
     };
     let root = m.opt_str("root").unwrap_or_else(|| ".".into());
+    let files_root = (!files.is_empty() || passed.iter().any(|(s, _)| *s == Passed::Files))
+        .then(|| root.clone());
     for (service, socket) in passed {
         builder = match service {
             Passed::Echo => builder.echo(socket),
@@ -305,6 +320,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     Ok(Served {
         builder,
         shutdown_timeout,
+        files_root,
     })
 }
 

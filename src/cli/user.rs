@@ -1,5 +1,6 @@
 //! `serve --user USER[:GROUP]`: who the server becomes once its sockets are bound and its logs
-//! opened. USER and GROUP are names or numbers; the group is the user's own unless given.
+//! opened. USER and GROUP are names or numbers; the group is the user's own unless given (a
+//! number with no entry has none: it needs its GROUP). Neither may be root's.
 //! Becoming them is `setgroups` (to that one group: no supplementary group stays), `setgid`,
 //! then `setuid`, and a check that root cannot be had back. Names are looked up through the
 //! C library (NSS: /etc/passwd, /etc/group, or whatever the system configures).
@@ -33,13 +34,23 @@ pub fn resolve(spec: &str) -> Result<Identity, String> {
         return Err(format!("--user: '{spec}' is not USER or USER:GROUP"));
     }
     let (uid, own_gid) = lookup_user(user)?;
-    let gid = match group {
-        Some(group) => lookup_group(group)?,
-        None => own_gid,
+    let gid = match (group, own_gid) {
+        (Some(group), _) => lookup_group(group)?,
+        (None, Some(gid)) => gid,
+        (None, None) => {
+            return Err(format!(
+                "--user: uid {uid} has no entry, so no group of its own: give {user}:GROUP"
+            ))
+        }
     };
     if uid == 0 {
         return Err(format!(
             "--user: '{user}' is root: name an unprivileged user"
+        ));
+    }
+    if gid == 0 {
+        return Err(format!(
+            "--user: '{spec}' keeps the root group: name another"
         ));
     }
     Ok(Identity {
@@ -49,34 +60,42 @@ pub fn resolve(spec: &str) -> Result<Identity, String> {
     })
 }
 
-/// A user's uid and primary group, by name or number.
-fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t), String> {
-    let name = CString::new(user).map_err(|_| format!("--user: '{user}' holds a NUL byte"))?;
+/// A user's uid and primary group, by name or number; a number with no entry has no group of
+/// its own (`None`: the spec must name one).
+fn lookup_user(user: &str) -> Result<(libc::uid_t, Option<libc::gid_t>), String> {
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     // SAFETY: an all-zero passwd is a valid value to be overwritten.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: live buffers of the sizes given; `found` is set to `&pwd` or null.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
+    let number = user.parse::<libc::uid_t>().ok();
+    let rc = match number {
+        // SAFETY: live buffers of the sizes given; `found` is set to `&pwd` or null.
+        Some(uid) => unsafe {
+            libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found)
+        },
+        None => {
+            let name =
+                CString::new(user).map_err(|_| format!("--user: '{user}' holds a NUL byte"))?;
+            // SAFETY: as above.
+            unsafe {
+                libc::getpwnam_r(
+                    name.as_ptr(),
+                    &mut pwd,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut found,
+                )
+            }
+        }
     };
-    if rc == 0 && !found.is_null() {
-        return Ok((pwd.pw_uid, pwd.pw_gid));
-    }
-    match user.parse::<libc::uid_t>() {
-        // A number with no entry: its group is the same number.
-        Ok(uid) => Ok((uid, uid)),
-        Err(_) if rc != 0 => Err(format!(
+    match (rc, found.is_null(), number) {
+        (0, false, _) => Ok((pwd.pw_uid, Some(pwd.pw_gid))),
+        (0, true, Some(uid)) => Ok((uid, None)),
+        (0, true, None) => Err(format!("--user: no such user '{user}'")),
+        (rc, _, _) => Err(format!(
             "--user: cannot look up '{user}': {}",
             io::Error::from_raw_os_error(rc)
         )),
-        Err(_) => Err(format!("--user: no such user '{user}'")),
     }
 }
 
@@ -127,17 +146,47 @@ pub fn become_user(id: &Identity) -> Result<(), String> {
         if libc::setuid(id.uid) != 0 {
             return Err(fail("setuid"));
         }
-        // Checked, not assumed: every id changed, and root cannot be had back.
+        // Checked, not assumed: every id changed, and neither root nor its group can be had
+        // back.
         let (mut ruid, mut euid, mut suid) = (0, 0, 0);
-        libc::getresuid(&mut ruid, &mut euid, &mut suid);
-        if [ruid, euid, suid] != [id.uid; 3] || libc::getegid() != id.gid {
-            return Err(format!("cannot become {id}: ids are {ruid}/{euid}/{suid}"));
+        let (mut rgid, mut egid, mut sgid) = (0, 0, 0);
+        if libc::getresuid(&mut ruid, &mut euid, &mut suid) != 0
+            || libc::getresgid(&mut rgid, &mut egid, &mut sgid) != 0
+        {
+            return Err(fail("getresuid"));
         }
-        if libc::setuid(0) == 0 {
+        if [ruid, euid, suid] != [id.uid; 3] || [rgid, egid, sgid] != [id.gid; 3] {
+            return Err(format!(
+                "cannot become {id}: uids {ruid}/{euid}/{suid}, gids {rgid}/{egid}/{sgid}"
+            ));
+        }
+        let regained = libc::setuid(0) == 0
+            || libc::seteuid(0) == 0
+            || libc::setgid(0) == 0
+            || libc::setegid(0) == 0;
+        if regained {
             return Err(format!("cannot become {id}: root could be had back"));
         }
     }
     Ok(())
+}
+
+/// Whether this process, as it is now, may list and read `dir` (what serving it takes).
+pub fn can_serve(dir: &str) -> io::Result<()> {
+    let path = CString::new(dir).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a live C string; AT_EACCESS checks with the effective ids, as opening would.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::R_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
 /// Whether the process runs as root.
@@ -159,7 +208,10 @@ mod tests {
             ("nobody", Ok((65534, 65534))),
             ("65534", Ok((65534, 65534))),
             ("65534:100", Ok((65534, 100))),
-            ("4321", Ok((4321, 4321))),
+            ("4321", Err("has no entry, so no group of its own")),
+            ("4321:4321", Ok((4321, 4321))),
+            ("nobody:0", Err("keeps the root group")),
+            ("nobody:root", Err("keeps the root group")),
             ("", Err("is not USER or USER:GROUP")),
             ("nobody:", Err("is not USER or USER:GROUP")),
             (":nogroup", Err("is not USER or USER:GROUP")),

@@ -77,6 +77,7 @@ impl Proxied {
                 Parse::Refused(why) => return Some(refuse(peer, why)),
                 Parse::Done(header) => {
                     let rest = buf.split_off(header.len);
+                    let source = header.source;
                     log::debug!(
                         "{} {peer}: PROXY header for {}",
                         self.inner.name(),
@@ -86,7 +87,7 @@ impl Proxied {
                     );
                     self.stage = Stage::Passing {
                         rest,
-                        client: header.source,
+                        client: source,
                     };
                     return None;
                 }

@@ -60,6 +60,7 @@ fn serve_in_turn(
             match listener.socket.accept() {
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 Ok((stream, peer)) => {
+                    let peer = listen::client(peer);
                     episodes.resumed(Instant::now());
                     // One at a time: the cap is moot.
                     let Ok(reg) = control.register(&stream, usize::MAX) else {

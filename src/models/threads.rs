@@ -65,6 +65,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
         }
         match listener.socket.accept() {
             Ok((stream, peer)) => {
+                let peer = listen::client(peer);
                 episodes.resumed(Instant::now());
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 match control.register(&stream, shared.limits.max_conns) {
