@@ -87,15 +87,35 @@ pub fn client(peer: SocketAddr) -> SocketAddr {
 /// What a failed `accept` means for the accepting loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AcceptFailure {
-    /// About one client (it gave up) or a signal: carry on.
-    Retry,
-    /// About the server (out of descriptors or memory, or unknown): pause, then try again.
+    /// A signal came: try again.
+    Interrupted,
+    /// About one client, which is gone (it gave up, or its network failed: accept(2) passes on
+    /// a new connection's pending error): skip it at once, counted and logged at debug.
+    Skip,
+    /// About the server: out of descriptors or memory, or an error about the listener itself.
+    /// Pause, then try again, so the loop cannot spin on it.
     Pause,
 }
 
 pub fn accept_failure(err: &io::Error) -> AcceptFailure {
-    match err.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => AcceptFailure::Retry,
+    match err.raw_os_error() {
+        Some(libc::EINTR) => AcceptFailure::Interrupted,
+        // accept(2): "treat ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
+        // EOPNOTSUPP, and ENETUNREACH as if EAGAIN"; ECONNABORTED, a client gone before the
+        // accept; EPERM, a firewall rule refusing it.
+        Some(
+            libc::ECONNABORTED
+            | libc::EPROTO
+            | libc::ENETDOWN
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH
+            | libc::EPERM
+            | libc::ETIMEDOUT,
+        ) => AcceptFailure::Skip,
         _ => AcceptFailure::Pause,
     }
 }
@@ -196,6 +216,39 @@ impl Episodes {
     pub fn room(&mut self, now: Instant) {
         if let Some((since, refused, said)) = self.full.take() {
             log_below_cap(said, since, refused, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_clients_accept_errors_are_skipped_and_only_exhaustion_pauses() {
+        let rows = [
+            (libc::EINTR, AcceptFailure::Interrupted),
+            (libc::ECONNABORTED, AcceptFailure::Skip),
+            (libc::EPROTO, AcceptFailure::Skip),
+            (libc::ENETDOWN, AcceptFailure::Skip),
+            (libc::ENOPROTOOPT, AcceptFailure::Skip),
+            (libc::EHOSTDOWN, AcceptFailure::Skip),
+            (libc::ENONET, AcceptFailure::Skip),
+            (libc::EHOSTUNREACH, AcceptFailure::Skip),
+            (libc::EOPNOTSUPP, AcceptFailure::Skip),
+            (libc::ENETUNREACH, AcceptFailure::Skip),
+            (libc::EPERM, AcceptFailure::Skip),
+            (libc::ETIMEDOUT, AcceptFailure::Skip),
+            (libc::EMFILE, AcceptFailure::Pause),
+            (libc::ENFILE, AcceptFailure::Pause),
+            (libc::ENOBUFS, AcceptFailure::Pause),
+            (libc::ENOMEM, AcceptFailure::Pause),
+            (libc::EBADF, AcceptFailure::Pause),
+            (libc::EINVAL, AcceptFailure::Pause),
+        ];
+        for (errno, want) in rows {
+            let err = io::Error::from_raw_os_error(errno);
+            assert_eq!(accept_failure(&err), want, "{err}");
         }
     }
 }

@@ -372,7 +372,11 @@ impl Reactor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => match listen::accept_failure(&e) {
-                    AcceptFailure::Retry => log::debug!("{name}: accept: {e}"),
+                    AcceptFailure::Interrupted => {}
+                    AcceptFailure::Skip => {
+                        self.stats.accept_errors += 1;
+                        log::debug!("{name}: accept: {e}: skipped");
+                    }
                     AcceptFailure::Pause => return self.pause_accepting(name, e, now),
                 },
             }

@@ -15,6 +15,9 @@ pub struct Stats {
     pub closed: u64,
     /// Connections accepted and closed at once because `--max-conns` was reached.
     pub refused: u64,
+    /// Accepts that failed for one client's reason (it was gone: a network error, a firewall
+    /// rule), skipped at once.
+    pub accept_errors: u64,
     /// Bytes received from clients.
     pub bytes_in: u64,
     /// Bytes sent to clients.
@@ -27,8 +30,8 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} open, {} accepted, {} closed, {} refused over the cap, {} bytes in, {} bytes out, {} bytes buffered",
-            self.open, self.accepted, self.closed, self.refused, self.bytes_in, self.bytes_out, self.buffered
+            "{} open, {} accepted, {} closed, {} refused over the cap, {} accepts failed, {} bytes in, {} bytes out, {} bytes buffered",
+            self.open, self.accepted, self.closed, self.refused, self.accept_errors, self.bytes_in, self.bytes_out, self.buffered
         )
     }
 }
@@ -40,6 +43,7 @@ pub struct SharedStats {
     accepted: AtomicU64,
     closed: AtomicU64,
     refused: AtomicU64,
+    accept_errors: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     buffered: AtomicU64,
@@ -51,6 +55,7 @@ impl SharedStats {
         self.accepted.store(s.accepted, Relaxed);
         self.closed.store(s.closed, Relaxed);
         self.refused.store(s.refused, Relaxed);
+        self.accept_errors.store(s.accept_errors, Relaxed);
         self.bytes_in.store(s.bytes_in, Relaxed);
         self.bytes_out.store(s.bytes_out, Relaxed);
         self.buffered.store(s.buffered, Relaxed);
@@ -70,6 +75,10 @@ impl SharedStats {
 
     pub fn refused(&self) {
         self.refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
     }
 
     pub fn moved(&self, bytes_in: u64, bytes_out: u64) {
@@ -100,6 +109,7 @@ impl SharedStats {
             accepted: self.accepted.load(Relaxed),
             closed: self.closed.load(Relaxed),
             refused: self.refused.load(Relaxed),
+            accept_errors: self.accept_errors.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
             buffered: self.buffered.load(Relaxed),

@@ -36,8 +36,9 @@ enum Reads {
 /// The socket as a service sees it during one turn.
 struct BlockingIo<'a> {
     stream: &'a TcpStream,
-    /// Told the connection is busy as soon as a byte arrives: a turn can be a whole download,
-    /// and a shutdown must not take it for a connection at rest meanwhile.
+    /// Told the connection is busy as soon as a byte arrives (and told if the controller cut it
+    /// first): a turn can be a whole download, and a shutdown must not take it for a
+    /// connection at rest meanwhile.
     reg: &'a Registration,
     reads: Reads,
     moved: Moved,
@@ -55,8 +56,10 @@ impl BlockingIo<'_> {
     fn after_read(&mut self, result: io::Result<usize>, asked: usize) -> io::Result<usize> {
         match result.map_err(timed_out) {
             Ok(n) => {
-                if n > 0 {
-                    self.reg.set_at_rest(false);
+                if n > 0 && !self.reg.busy() {
+                    // The controller cut the connection as at rest just before this input
+                    // came: it is not served (the socket is already shut down).
+                    return Err(io::ErrorKind::ConnectionAborted.into());
                 }
                 self.moved.bytes_in += n as u64;
                 self.reads = if n > 0 && n < asked {
@@ -177,7 +180,11 @@ pub(crate) fn serve(
             }
             timeout = Some(wait);
         }
-        reg.set_at_rest(service.at_rest());
+        if service.at_rest() {
+            reg.rest();
+        } else if !reg.busy() {
+            break Reason::Shutdown;
+        }
         let before = service.buffered();
         let mut io = BlockingIo {
             stream,

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,8 +75,70 @@ const CUT_GRACE: Duration = Duration::from_secs(1);
 /// One live connection as the controller sees it.
 struct Live {
     fd: RawFd,
-    at_rest: Arc<AtomicBool>,
-    cut: Arc<AtomicBool>,
+    state: Arc<ConnState>,
+}
+
+/// Where a connection is, in one atomic, so the controller's "at rest? then cut" and the
+/// connection's "a byte came: busy" cannot interleave: whichever changes it from `RESTING`
+/// first wins, and the other sees that it lost.
+#[derive(Debug)]
+pub struct ConnState(AtomicU8);
+
+impl ConnState {
+    const RESTING: u8 = 0;
+    const BUSY: u8 = 1;
+    const CUT: u8 = 2;
+
+    fn new() -> ConnState {
+        ConnState(AtomicU8::new(ConnState::RESTING))
+    }
+
+    /// The connection has work in flight; false if the controller cut it first.
+    fn busy(&self) -> bool {
+        // Most reads find it busy already: no locked instruction then.
+        if self.0.load(Ordering::Acquire) == ConnState::BUSY {
+            return true;
+        }
+        let from = ConnState::RESTING;
+        match self
+            .0
+            .compare_exchange(from, ConnState::BUSY, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(now) => now == ConnState::BUSY,
+        }
+    }
+
+    /// The connection is at rest again (unless cut meanwhile).
+    fn rest(&self) {
+        if self.0.load(Ordering::Acquire) != ConnState::BUSY {
+            return;
+        }
+        let from = ConnState::BUSY;
+        let _ = self.0.compare_exchange(
+            from,
+            ConnState::RESTING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// The controller cuts the connection if it is at rest; true if it did.
+    fn cut_if_resting(&self) -> bool {
+        let from = ConnState::RESTING;
+        self.0
+            .compare_exchange(from, ConnState::CUT, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The controller cuts the connection whatever it is doing.
+    fn cut(&self) {
+        self.0.store(ConnState::CUT, Ordering::Release);
+    }
+
+    fn was_cut(&self) -> bool {
+        self.0.load(Ordering::Acquire) == ConnState::CUT
+    }
 }
 
 /// Why a connection was not entered.
@@ -107,8 +169,7 @@ pub struct Control {
 pub struct Registration {
     control: Arc<Control>,
     key: usize,
-    at_rest: Arc<AtomicBool>,
-    cut: Arc<AtomicBool>,
+    state: Arc<ConnState>,
 }
 
 impl Control {
@@ -172,19 +233,16 @@ impl Control {
         if live.len() >= cap {
             return Err(Refused::Full(live.len()));
         }
-        let at_rest = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(ConnState::new());
         let key = live.insert(Live {
             fd: stream.as_raw_fd(),
-            at_rest: Arc::clone(&at_rest),
-            cut: Arc::clone(&cut),
+            state: Arc::clone(&state),
         });
         self.stats.opened();
         Ok(Registration {
             control: Arc::clone(self),
             key,
-            at_rest,
-            cut,
+            state,
         })
     }
 
@@ -213,14 +271,11 @@ impl Control {
         let in_flight = {
             let live = self.lock();
             for (_, conn) in live.iter() {
-                if conn.at_rest.load(Ordering::Acquire) {
-                    conn.cut.store(true, Ordering::Release);
+                if conn.state.cut_if_resting() {
                     sys::shutdown_both(conn.fd);
                 }
             }
-            live.iter()
-                .filter(|(_, c)| !c.cut.load(Ordering::Acquire))
-                .count()
+            live.iter().filter(|(_, c)| !c.state.was_cut()).count()
         };
         log::info!(
             "shutting down: no longer accepting; waiting up to {timeout:?} for {in_flight} connections in flight"
@@ -253,7 +308,7 @@ impl Control {
                 log::warn!("{why}: closing {} connections now", live.len());
             }
             for (_, conn) in live.iter() {
-                conn.cut.store(true, Ordering::Release);
+                conn.state.cut();
                 sys::shutdown_both(conn.fd);
             }
         }
@@ -268,16 +323,20 @@ impl Control {
 }
 
 impl Registration {
-    pub fn set_at_rest(&self, at_rest: bool) {
-        // Most turns change nothing: skip the store.
-        if self.at_rest.load(Ordering::Relaxed) != at_rest {
-            self.at_rest.store(at_rest, Ordering::Release);
-        }
+    /// Input came: the connection has work in flight. False if the controller cut it first,
+    /// when the input must not be served.
+    pub fn busy(&self) -> bool {
+        self.state.busy()
+    }
+
+    /// The connection's service is at rest again.
+    pub fn rest(&self) {
+        self.state.rest()
     }
 
     /// The controller shut this connection down (shutdown at rest, or cut).
     pub fn was_cut(&self) -> bool {
-        self.cut.load(Ordering::Acquire)
+        self.state.was_cut()
     }
 
     pub fn phase(&self) -> Phase {
@@ -295,6 +354,49 @@ impl Drop for Registration {
         self.control.stats.closed();
         if self.control.phase() != Phase::Serving {
             let _ = (&self.control.wake_tx).write(&[1]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_cut_at_rest_cannot_then_become_busy() {
+        let state = ConnState::new();
+        assert!(state.cut_if_resting(), "at rest: cut");
+        assert!(!state.busy(), "input after the cut is not served");
+        state.rest();
+        assert!(state.was_cut(), "and it stays cut");
+    }
+
+    #[test]
+    fn a_busy_connection_is_not_cut_as_at_rest() {
+        let state = ConnState::new();
+        assert!(state.busy());
+        assert!(state.busy(), "busy twice is busy");
+        assert!(!state.cut_if_resting(), "in flight: left to finish");
+        state.rest();
+        assert!(state.cut_if_resting(), "at rest again: cut");
+        let forced = ConnState::new();
+        assert!(forced.busy());
+        forced.cut();
+        assert!(
+            forced.was_cut() && !forced.busy(),
+            "a forced cut takes even a busy one"
+        );
+    }
+
+    #[test]
+    fn of_a_cut_and_a_byte_racing_exactly_one_wins() {
+        for _ in 0..2000 {
+            let state = Arc::new(ConnState::new());
+            let other = Arc::clone(&state);
+            let controller = std::thread::spawn(move || other.cut_if_resting());
+            let served = state.busy();
+            let cut = controller.join().unwrap();
+            assert!(served != cut, "served {served}, cut {cut}");
         }
     }
 }

@@ -72,7 +72,11 @@ fn serve_in_turn(
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => match listen::accept_failure(&e) {
-                    AcceptFailure::Retry => {}
+                    AcceptFailure::Interrupted => {}
+                    AcceptFailure::Skip => {
+                        control.stats().accept_error();
+                        log::debug!("{}: accept: {e}: skipped", listener.offer.name());
+                    }
                     AcceptFailure::Pause => {
                         episodes.failed(listener.offer.name(), e, 0, Instant::now());
                         thread::sleep(ACCEPT_BACKOFF);

@@ -83,7 +83,11 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => match listen::accept_failure(&e) {
-                AcceptFailure::Retry => {}
+                AcceptFailure::Interrupted => {}
+                AcceptFailure::Skip => {
+                    control.stats().accept_error();
+                    log::debug!("{}: accept: {e}: skipped", offer.name());
+                }
                 AcceptFailure::Pause => {
                     let open = control.stats().open_now() as usize;
                     episodes.failed(offer.name(), e, open, Instant::now());

@@ -178,7 +178,9 @@ impl Service for Files {
             State::FirstLine { buf, .. } => buf.is_empty(),
             State::Raw(_) => false,
             State::Http(session) => session.at_rest(),
-            State::Closing { .. } | State::Done(_) => true,
+            // Lingering is work in flight: closing now would reset the answer just sent.
+            State::Closing { .. } => false,
+            State::Done(_) => true,
         }
     }
 
@@ -581,7 +583,8 @@ mod tests {
         let mut files = Files::new(&settings, Instant::now());
         let mut io = Script::new(ROOMY).then_bytes(b"a.txt\n");
         assert_eq!(drive(&mut files, &mut io, &settings), Next::Wait);
-        assert!(io.write_shut && files.at_rest());
+        // Lingering is in flight: a graceful stop waits for it rather than reset the answer.
+        assert!(io.write_shut && !files.at_rest());
         let mut io = io.then_bytes(b"late bytes").then_eof();
         assert_eq!(
             drive(&mut files, &mut io, &settings),
