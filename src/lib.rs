@@ -35,7 +35,6 @@ mod driver;
 mod handlers;
 mod listen;
 mod models;
-mod proxy;
 mod reactor;
 mod server;
 mod stats;
@@ -43,10 +42,15 @@ mod stop;
 
 // Not API: the `tcpserve` command (its clients, `bench`, its logger) and the integration tests
 // use these parts of the library; nothing about them is promised to a program that embeds it.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 #[doc(hidden)]
 pub mod http;
 #[doc(hidden)]
 pub mod logging;
+#[doc(hidden)]
+pub mod proxy;
 #[doc(hidden)]
 pub mod root;
 #[doc(hidden)]

@@ -88,6 +88,10 @@ fn v1(buf: &[u8]) -> Parse {
     if len > MAX_V1 {
         return Parse::Refused("PROXY v1 header longer than 107 bytes");
     }
+    // As it is refused while the line is still coming, whatever follows it.
+    if buf[..end].iter().any(|&b| b == b'\r' || b == b'\n') {
+        return Parse::Refused("PROXY v1 header with a stray CR or LF");
+    }
     let Ok(line) = std::str::from_utf8(&buf[V1_START.len()..end]) else {
         return Parse::Refused("PROXY v1 header not in ASCII");
     };
@@ -322,6 +326,17 @@ mod tests {
                 "stray LF",
             ),
             ("v1 CR inside", v1("PROXY TCP4\r 1.2.3.4"), "stray CR or LF"),
+            // Found by fuzz/proxy_header: refused cut short, it was taken whole (UNKNOWN).
+            (
+                "v1 UNKNOWN, a CR inside",
+                v1("PROXY UNKNOWN a\rb\r\n"),
+                "stray CR or LF",
+            ),
+            (
+                "v1 UNKNOWN, an LF inside",
+                v1("PROXY UNKNOWN a\nb\r\n"),
+                "stray CR or LF",
+            ),
             (
                 "v1 family",
                 v1("PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n"),

@@ -15,7 +15,8 @@ pub mod echo;
 pub mod files;
 mod pending;
 mod proxied;
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
+#[cfg_attr(fuzzing, allow(dead_code))] // the fuzz entry point uses only part of it
 pub(crate) mod script;
 
 use std::fmt;

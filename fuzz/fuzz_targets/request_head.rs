@@ -1,0 +1,31 @@
+//! The HTTP request head parser, on any bytes: never a panic; a complete head lies within the
+//! input, and every part of it (method, target, field names and values) within the head; the
+//! first-line detector agrees with the parser about heads it takes whole.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tcpserve::http::request::{looks_like_http, parse, Detect, Header, Status, MAX_HEADERS};
+
+fuzz_target!(|data: &[u8]| {
+    let mut headers = [Header::EMPTY; MAX_HEADERS];
+    let detect = looks_like_http(data);
+    let Ok(Status::Complete { head_len, request }) = parse(data, &mut headers) else {
+        return;
+    };
+    assert!(head_len <= data.len());
+    assert!(data[..head_len].ends_with(b"\r\n\r\n") || data[..head_len].ends_with(b"\n\n"));
+    let head = data[..head_len].as_ptr_range();
+    let within =
+        |s: &[u8]| s.is_empty() || (head.contains(&s.as_ptr()) && s.as_ptr_range().end <= head.end);
+    assert!(within(request.method.as_bytes()) && within(request.target.as_bytes()));
+    for h in request.headers {
+        assert!(within(h.name.as_bytes()) && within(h.value));
+    }
+    // A head the parser takes whole is HTTP to the first-line detector too.
+    assert_ne!(
+        detect,
+        Detect::Raw,
+        "{:?}",
+        String::from_utf8_lossy(&data[..head_len])
+    );
+});

@@ -1,0 +1,58 @@
+//! Entry points for the fuzz targets in `fuzz/` (built only under cargo-fuzz's `--cfg
+//! fuzzing`): the parts of a connection that are private to the crate, driven as a driver
+//! would drive them, over the unit tests' scripted socket.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::handlers::script::Script;
+use crate::handlers::{Ctx, Files, Next, Service, Settings};
+use crate::root::Root;
+
+/// What a files session wrote, and whether it ended by itself.
+pub struct Session {
+    pub written: Vec<u8>,
+    pub closed: bool,
+}
+
+/// A files service serving `root`, fed `input` in the pieces `cuts` marks (each byte a piece's
+/// length), each piece one turn, then the end of input and every deadline passed.
+pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
+    let settings = Settings {
+        root: Some(Root::new(root).expect("the fuzz root")),
+        ..Settings::default()
+    };
+    let start = Instant::now();
+    let mut files = Files::new(&settings, start);
+    let mut io = Script::new(usize::MAX);
+    let mut scratch = vec![0u8; 4096];
+    let peer = "127.0.0.1:9".parse().unwrap();
+    let mut at = 0;
+    let mut turn = 0u64;
+    let mut pieces = cuts.iter().map(|&c| usize::from(c) + 1);
+    let mut next = Next::Wait;
+    while at < input.len() && next == Next::Wait {
+        let len = pieces.next().unwrap_or(input.len()).min(input.len() - at);
+        io = io.then_bytes(&input[at..at + len]);
+        at += len;
+        turn += 1;
+        // Turns a millisecond apart: quiet periods and timeouts come only at the end.
+        let now = start + Duration::from_millis(turn);
+        next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, now));
+    }
+    if next == Next::Wait {
+        io = io.then_eof();
+        let late = start + Duration::from_secs(3600);
+        next = files.on_deadline(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
+        for _ in 0..4 {
+            if next != Next::Wait {
+                break;
+            }
+            next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
+        }
+    }
+    Session {
+        written: io.written,
+        closed: next != Next::Wait,
+    }
+}
