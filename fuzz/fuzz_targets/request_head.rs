@@ -1,6 +1,7 @@
 //! The HTTP request head parser, on any bytes: never a panic; a complete head lies within the
 //! input, and every part of it (method, target, field names and values) within the head; the
-//! first-line detector agrees with the parser about heads it takes whole.
+//! first-line detector agrees with the parser about heads it takes whole (but for a leading
+//! empty line: see below).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
