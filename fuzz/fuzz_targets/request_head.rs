@@ -22,11 +22,12 @@ fuzz_target!(|data: &[u8]| {
     for h in request.headers {
         assert!(within(h.name.as_bytes()) && within(h.value));
     }
-    // A head the parser takes whole is HTTP to the first-line detector too.
-    assert_ne!(
-        detect,
-        Detect::Raw,
-        "{:?}",
-        String::from_utf8_lossy(&data[..head_len])
-    );
+    // A head the parser takes whole is HTTP to the first-line detector too, unless it begins
+    // with the empty line RFC 9112 lets a request follow: the parser skips it inside a
+    // session, where it may end the previous request; on a connection's first line it is an
+    // empty raw name.
+    if !data.starts_with(b"\r\n") && !data.starts_with(b"\n") {
+        let head = String::from_utf8_lossy(&data[..head_len]);
+        assert_ne!(detect, Detect::Raw, "{head:?}");
+    }
 });
