@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Soak: mixed load against one running tcpserve, for a bounded time, then a check.
+
+    soak.py --pid PID --echo HOST:PORT --files HOST:PORT --root DIR [--seconds 600]
+
+Workers, each a thread in a bounded loop until the time is up:
+  echo      connect, send random bytes, read them back, compare, close
+  raw       download a file by the raw protocol, compare with the file on disk
+  http      keep-alive connection, pipelined GETs (full and ranged), every body compared
+  abort     start a large download, read a little, reset the connection
+  slow      send half a request head and stop; the server's request timeout closes it
+  flood     open more connections than --max-conns, briefly
+At the end: every worker's counts and failures; the server's open descriptors and resident
+memory before and after, once every connection has closed. Exit status 1 on any mismatch, a
+failure count above zero, or descriptors/memory not back near their start.
+"""
+import argparse, errno, os, random, socket, struct, sys, threading, time
+
+def addr(s):
+    host, port = s.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+def read_exact(s, n):
+    out = bytearray()
+    while len(out) < n:
+        chunk = s.recv(min(1 << 16, n - len(out)))
+        if not chunk:
+            raise EOFError(f"{len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+def read_all(s):
+    out = bytearray()
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            return bytes(out)
+        out += chunk
+
+def refused(e):
+    """A client over --max-conns is accepted and closed at once: it reads nothing, or is
+    reset. That is the flood doing its work, not a fault, if nothing at all came back."""
+    return isinstance(e, EOFError) or getattr(e, "errno", None) in (
+        errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN)
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.failures = []
+    def ok(self, kind):
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+    def fail(self, kind, why):
+        with self.lock:
+            self.failures.append(f"{kind}: {why}")
+
+def echo(a, files, stats, until):
+    rng = random.Random(1)
+    while time.time() < until:
+        data = rng.randbytes(rng.randint(1, 200_000))
+        try:
+            back = b""
+            with socket.create_connection(a, timeout=20) as s:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                back = read_all(s)
+            if not back:
+                stats.ok("refused")
+            elif back != data:
+                stats.fail("echo", f"{len(back)} of {len(data)} bytes back, or different")
+            else:
+                stats.ok("echo")
+        except OSError as e:
+            if refused(e) and not back:
+                stats.ok("refused")
+            else:
+                stats.fail("echo", repr(e))
+
+def raw(a, files, stats, until):
+    rng = random.Random(2)
+    while time.time() < until:
+        name, content = rng.choice(files)
+        try:
+            got = b""
+            with socket.create_connection(a, timeout=20) as s:
+                s.sendall(name.encode() + b"\n")
+                got = read_all(s)
+            if not got:
+                stats.ok("refused")
+            elif got != content:
+                stats.fail("raw", f"{name}: {len(got)} of {len(content)} bytes, or different")
+            else:
+                stats.ok("raw")
+        except OSError as e:
+            if refused(e) and not got:
+                stats.ok("refused")
+            else:
+                stats.fail("raw", repr(e))
+
+def http(a, files, stats, until):
+    rng = random.Random(3)
+    while time.time() < until:
+        answered = 0
+        try:
+            with socket.create_connection(a, timeout=20) as s:
+                f = s.makefile("rb")
+                for _ in range(rng.randint(1, 20)):
+                    batch = [rng.choice(files) for _ in range(rng.randint(1, 4))]
+                    reqs = b""
+                    for name, content in batch:
+                        rng_hdr = b""
+                        if len(content) > 10 and rng.random() < 0.3:
+                            lo = rng.randrange(len(content) - 1)
+                            rng_hdr = f"Range: bytes={lo}-\r\n".encode()
+                        reqs += f"GET /{name} HTTP/1.1\r\nHost: soak\r\n".encode() + rng_hdr + b"\r\n"
+                    s.sendall(reqs)  # pipelined
+                    for (name, content), line in zip(batch, reqs.split(b"\r\n\r\n")):
+                        status = f.readline()
+                        if not status and not answered:
+                            raise EOFError("closed before an answer")
+                        answered += 1
+                        length, start = None, 0
+                        while True:
+                            h = f.readline()
+                            if h in (b"\r\n", b""):
+                                break
+                            k, _, v = h.decode("latin-1").partition(":")
+                            if k.lower() == "content-length":
+                                length = int(v)
+                            if k.lower() == "content-range":
+                                start = int(v.split()[1].split("-")[0])
+                        body = f.read(length or 0)
+                        want = content[start:start + (length or 0)]
+                        if not status.startswith((b"HTTP/1.1 200", b"HTTP/1.1 206")) or body != want:
+                            stats.fail("http", f"{name}: {status!r}, {len(body)} bytes")
+                        else:
+                            stats.ok("http")
+        except (OSError, ValueError, EOFError) as e:
+            if refused(e) and not answered:
+                stats.ok("refused")
+            else:
+                stats.fail("http", repr(e))
+
+def abort(a, files, stats, until):
+    big = max(files, key=lambda f: len(f[1]))[0]
+    while time.time() < until:
+        try:
+            s = socket.create_connection(a, timeout=20)
+            s.sendall(big.encode() + b"\n")
+            s.recv(1 << 16)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # a reset, mid-download
+            stats.ok("abort")
+        except OSError as e:
+            if refused(e):
+                stats.ok("refused")
+            else:
+                stats.fail("abort", repr(e))
+
+def slow(a, files, stats, until):
+    while time.time() < until:
+        try:
+            with socket.create_connection(a, timeout=30) as s:
+                s.sendall(b"GET /a HTTP/1.1\r\nHost: so")  # and never the rest
+                got = read_all(s)  # the server's request timeout: 408, then close
+            if got and not got.startswith(b"HTTP/1.1 408"):
+                stats.fail("slow", f"answered {got[:40]!r}")
+            else:
+                stats.ok("slow")
+        except OSError as e:
+            if refused(e):
+                stats.ok("refused")
+            else:
+                stats.fail("slow", repr(e))
+
+def flood(a, files, stats, until, many=300):
+    while time.time() < until:
+        socks = []
+        try:
+            for _ in range(many):
+                socks.append(socket.create_connection(a, timeout=20))
+            stats.ok("flood")
+        except OSError as e:
+            stats.fail("flood", repr(e))
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(1)  # pacing between floods, not synchronisation
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--echo", required=True)
+    p.add_argument("--files", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--seconds", type=int, default=600)
+    o = p.parse_args()
+    files = []
+    for name in sorted(os.listdir(o.root)):
+        files.append((name, open(os.path.join(o.root, name), "rb").read()))
+    e, f = addr(o.echo), addr(o.files)
+    fd0, rss0 = fds(o.pid), rss_kib(o.pid)
+    stats = Stats()
+    until = time.time() + o.seconds
+    plan = [(echo, e)] * 2 + [(raw, f)] * 2 + [(http, f)] * 2 + [(abort, f), (slow, f), (flood, e)]
+    threads = [threading.Thread(target=w, args=(a, files, stats, until)) for w, a in plan]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(o.seconds + 120)
+    # Every client is gone; the server closes its ends within its timeouts.
+    deadline = time.time() + 60
+    while time.time() < deadline and fds(o.pid) > fd0:
+        time.sleep(0.5)  # a wait on a condition (descriptors back), with a deadline
+    fd1, rss1 = fds(o.pid), rss_kib(o.pid)
+    print("counts:", dict(sorted(stats.counts.items())))
+    print(f"descriptors {fd0} -> {fd1}; resident memory {rss0} -> {rss1} KiB")
+    for line in stats.failures[:20]:
+        print("FAILED", line)
+    bad = stats.failures or fd1 > fd0 or rss1 > rss0 + 16 * 1024
+    print("soak:", "FAILED" if bad else "ok", f"({len(stats.failures)} failures)")
+    sys.exit(1 if bad else 0)
+
+main()
