@@ -15,6 +15,10 @@ use crate::logging::{Held, Throttle};
 /// `net.core.somaxconn`); std and mio use 128.
 const BACKLOG: libc::c_int = 4096;
 
+/// Skips in a row that make a pause after all: an error that names one client but comes back
+/// for every try is about the listener, and must not spin the loop.
+pub const SKIPS_BEFORE_PAUSE: u32 = 16;
+
 /// After an accept error that is not about one client (EMFILE and the like), wait this long
 /// before trying again, unless a connection closes first.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -102,7 +106,8 @@ pub fn accept_failure(err: &io::Error) -> AcceptFailure {
         Some(libc::EINTR) => AcceptFailure::Interrupted,
         // accept(2): "treat ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
         // EOPNOTSUPP, and ENETUNREACH as if EAGAIN"; ECONNABORTED, a client gone before the
-        // accept; EPERM, a firewall rule refusing it.
+        // accept. (Not EPERM or EACCES: a seccomp filter or a security module refuses before
+        // the connection leaves the queue, so the same error would come back at once, forever.)
         Some(
             libc::ECONNABORTED
             | libc::EPROTO
@@ -113,7 +118,6 @@ pub fn accept_failure(err: &io::Error) -> AcceptFailure {
             | libc::EHOSTUNREACH
             | libc::EOPNOTSUPP
             | libc::ENETUNREACH
-            | libc::EPERM
             | libc::ETIMEDOUT,
         ) => AcceptFailure::Skip,
         _ => AcceptFailure::Pause,
@@ -237,7 +241,8 @@ mod tests {
             (libc::EHOSTUNREACH, AcceptFailure::Skip),
             (libc::EOPNOTSUPP, AcceptFailure::Skip),
             (libc::ENETUNREACH, AcceptFailure::Skip),
-            (libc::EPERM, AcceptFailure::Skip),
+            (libc::EPERM, AcceptFailure::Pause),
+            (libc::EACCES, AcceptFailure::Pause),
             (libc::ETIMEDOUT, AcceptFailure::Skip),
             (libc::EMFILE, AcceptFailure::Pause),
             (libc::ENFILE, AcceptFailure::Pause),

@@ -350,6 +350,7 @@ impl Reactor {
 
     /// Takes every waiting client from listener `index` until the backlog is empty.
     fn accept(&mut self, index: usize, now: Instant) {
+        let mut skips = 0;
         loop {
             if !self.accepting.open() {
                 return;
@@ -373,10 +374,12 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => match listen::accept_failure(&e) {
                     AcceptFailure::Interrupted => {}
-                    AcceptFailure::Skip => {
+                    AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
+                        skips += 1;
                         self.stats.accept_errors += 1;
                         log::debug!("{name}: accept: {e}: skipped");
                     }
+                    AcceptFailure::Skip => return self.pause_accepting(name, e, now),
                     AcceptFailure::Pause => return self.pause_accepting(name, e, now),
                 },
             }

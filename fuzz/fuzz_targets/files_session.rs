@@ -1,6 +1,8 @@
 //! A whole files session (raw names and HTTP), the input split where the fuzzer says, over
-//! the scripted socket: never a panic; nothing from outside the root is ever sent; a raw
-//! answer is a whole file of the root or nothing; an HTTP answer starts with a status line.
+//! the scripted socket: never a panic; not one byte from outside the root is ever sent (the
+//! secret beside it is made of bytes nothing else sent holds); the session always ends once
+//! its input has and every deadline has passed; a raw answer is a whole file of the root or
+//! nothing; an HTTP answer starts with a status line.
 #![no_main]
 
 use std::path::PathBuf;
@@ -9,11 +11,13 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use tcpserve::fuzzing::files_session;
 
-/// Under a directory of its own: `root/` (served) and, beside it, a secret.
+/// A directory of its own for this process: `root/` (served) and, beside it, a secret, with a
+/// symlink to it inside the root.
 fn root() -> &'static PathBuf {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         let base = std::env::temp_dir().join(format!("tcpserve-fuzz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base); // left by an earlier process with this id
         let root = base.join("root");
         std::fs::create_dir_all(root.join("dir")).unwrap();
         std::fs::write(root.join("a.txt"), FILES[0]).unwrap();
@@ -25,15 +29,23 @@ fn root() -> &'static PathBuf {
 }
 
 const FILES: [&[u8]; 2] = [b"alpha\n", b"<p>index</p>\n"];
-const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-ROOT";
+/// Bytes no file of the root, no response head and no error text holds (the server sends no
+/// byte of a request back): any of them sent is a byte from outside the root.
+const SECRET: &[u8] = &[0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8];
 
 fuzz_target!(|input: (&[u8], &[u8])| {
     let (request, cuts) = input;
     let session = files_session(root(), request, cuts);
     let out = &session.written;
     assert!(
-        !out.windows(SECRET.len()).any(|w| w == SECRET),
-        "the secret went out for {:?}",
+        !out.iter().any(|b| SECRET.contains(b)),
+        "a byte from outside the root went out for {:?}",
+        String::from_utf8_lossy(request)
+    );
+    // Given the end of input and every deadline, a session always ends.
+    assert!(
+        session.closed,
+        "still open for {:?}",
         String::from_utf8_lossy(request)
     );
     if out.is_empty() || out.starts_with(b"HTTP/1.1 ") {

@@ -13,6 +13,11 @@ fuzz_target!(|data: &[u8]| {
             for cut in 0..header.len {
                 assert_eq!(parse(&data[..cut]), Parse::Partial, "cut at {cut}");
             }
+            assert_eq!(
+                parse(&data[..header.len]),
+                Parse::Done(header),
+                "the header alone"
+            );
         }
         Parse::Refused(_) | Parse::Partial => {}
     }

@@ -14,7 +14,36 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(head_len <= data.len());
-    assert!(data[..head_len].ends_with(b"\r\n\r\n") || data[..head_len].ends_with(b"\n\n"));
+    assert!(data[..head_len].ends_with(b"\r\n\r\n"));
+    // Only the whole head is a head: every shorter prefix waits for more (so nothing is
+    // answered before a request is complete).
+    let request_copy = (request.method, request.target, request.headers.len());
+    // Every cut of a short head; of a long one, 64 spread over it (each check is a parse).
+    let step = (head_len / 64).max(1);
+    for cut in (0..head_len)
+        .step_by(step)
+        .chain(head_len.saturating_sub(4)..head_len)
+    {
+        let mut again = [Header::EMPTY; MAX_HEADERS];
+        assert_eq!(
+            parse(&data[..cut], &mut again),
+            Ok(Status::Partial),
+            "cut at {cut}"
+        );
+    }
+    let mut again = [Header::EMPTY; MAX_HEADERS];
+    match parse(&data[..head_len], &mut again) {
+        Ok(Status::Complete {
+            head_len: len,
+            request: r,
+        }) => {
+            assert_eq!(
+                (len, (r.method, r.target, r.headers.len())),
+                (head_len, request_copy)
+            );
+        }
+        other => panic!("the head alone: {other:?}"),
+    }
     let head = data[..head_len].as_ptr_range();
     let within =
         |s: &[u8]| s.is_empty() || (head.contains(&s.as_ptr()) && s.as_ptr_range().end <= head.end);

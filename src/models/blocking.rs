@@ -182,6 +182,11 @@ pub(crate) fn serve(
         }
         if service.at_rest() {
             reg.rest();
+            // A stop that began while this connection was busy found it so and left it:
+            // now at rest, it ends rather than wait in a read for the idle timeout.
+            if reg.phase() != Phase::Serving {
+                break Reason::Shutdown;
+            }
         } else if !reg.busy() {
             break Reason::Shutdown;
         }

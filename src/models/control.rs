@@ -80,7 +80,9 @@ struct Live {
 
 /// Where a connection is, in one atomic, so the controller's "at rest? then cut" and the
 /// connection's "a byte came: busy" cannot interleave: whichever changes it from `RESTING`
-/// first wins, and the other sees that it lost.
+/// first wins, and the other sees that it lost. Sequentially consistent, with the phase: the
+/// controller sets the phase then looks at the state, a connection going to rest sets the
+/// state then looks at the phase, and one of the two must see the other's write.
 #[derive(Debug)]
 pub struct ConnState(AtomicU8);
 
@@ -96,13 +98,13 @@ impl ConnState {
     /// The connection has work in flight; false if the controller cut it first.
     fn busy(&self) -> bool {
         // Most reads find it busy already: no locked instruction then.
-        if self.0.load(Ordering::Acquire) == ConnState::BUSY {
+        if self.0.load(Ordering::SeqCst) == ConnState::BUSY {
             return true;
         }
         let from = ConnState::RESTING;
         match self
             .0
-            .compare_exchange(from, ConnState::BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(from, ConnState::BUSY, Ordering::SeqCst, Ordering::SeqCst)
         {
             Ok(_) => true,
             Err(now) => now == ConnState::BUSY,
@@ -111,33 +113,30 @@ impl ConnState {
 
     /// The connection is at rest again (unless cut meanwhile).
     fn rest(&self) {
-        if self.0.load(Ordering::Acquire) != ConnState::BUSY {
+        if self.0.load(Ordering::SeqCst) != ConnState::BUSY {
             return;
         }
         let from = ConnState::BUSY;
-        let _ = self.0.compare_exchange(
-            from,
-            ConnState::RESTING,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        let _ =
+            self.0
+                .compare_exchange(from, ConnState::RESTING, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// The controller cuts the connection if it is at rest; true if it did.
     fn cut_if_resting(&self) -> bool {
         let from = ConnState::RESTING;
         self.0
-            .compare_exchange(from, ConnState::CUT, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(from, ConnState::CUT, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 
     /// The controller cuts the connection whatever it is doing.
     fn cut(&self) {
-        self.0.store(ConnState::CUT, Ordering::Release);
+        self.0.store(ConnState::CUT, Ordering::SeqCst);
     }
 
     fn was_cut(&self) -> bool {
-        self.0.load(Ordering::Acquire) == ConnState::CUT
+        self.0.load(Ordering::SeqCst) == ConnState::CUT
     }
 }
 
@@ -190,7 +189,7 @@ impl Control {
     }
 
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
+        match self.phase.load(Ordering::SeqCst) {
             0 => Phase::Serving,
             1 => Phase::Draining,
             _ => Phase::Cut,
@@ -208,7 +207,7 @@ impl Control {
     }
 
     fn set_phase(&self, phase: Phase) {
-        self.phase.store(phase as u8, Ordering::Release);
+        self.phase.store(phase as u8, Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slab<Live>> {

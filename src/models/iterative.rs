@@ -42,6 +42,7 @@ fn serve_in_turn(
         .collect();
     let mut scratch = vec![0u8; SCRATCH_SIZE];
     let mut episodes = Episodes::default();
+    let mut skips = 0;
     loop {
         let ready = sys::wait_readable(&fds, None);
         if control.phase() != Phase::Serving {
@@ -60,6 +61,7 @@ fn serve_in_turn(
             match listener.socket.accept() {
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
                 Ok((stream, peer)) => {
+                    skips = 0;
                     let peer = listen::client(peer);
                     episodes.resumed(Instant::now());
                     // One at a time: the cap is moot.
@@ -73,11 +75,13 @@ fn serve_in_turn(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => match listen::accept_failure(&e) {
                     AcceptFailure::Interrupted => {}
-                    AcceptFailure::Skip => {
+                    AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
+                        skips += 1;
                         control.stats().accept_error();
                         log::debug!("{}: accept: {e}: skipped", listener.offer.name());
                     }
-                    AcceptFailure::Pause => {
+                    AcceptFailure::Skip | AcceptFailure::Pause => {
+                        skips = 0;
                         episodes.failed(listener.offer.name(), e, 0, Instant::now());
                         thread::sleep(ACCEPT_BACKOFF);
                     }

@@ -51,6 +51,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
     let offer = &listener.offer;
     let fds = [listener.socket.as_raw_fd(), control.halt_fd()];
     let mut episodes = Episodes::default();
+    let mut skips = 0;
     loop {
         let ready = sys::wait_readable(&fds, None);
         if control.phase() != Phase::Serving {
@@ -65,6 +66,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
         }
         match listener.socket.accept() {
             Ok((stream, peer)) => {
+                skips = 0;
                 let peer = listen::client(peer);
                 episodes.resumed(Instant::now());
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
@@ -84,11 +86,13 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => match listen::accept_failure(&e) {
                 AcceptFailure::Interrupted => {}
-                AcceptFailure::Skip => {
+                AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
+                    skips += 1;
                     control.stats().accept_error();
                     log::debug!("{}: accept: {e}: skipped", offer.name());
                 }
-                AcceptFailure::Pause => {
+                AcceptFailure::Skip | AcceptFailure::Pause => {
+                    skips = 0;
                     let open = control.stats().open_now() as usize;
                     episodes.failed(offer.name(), e, open, Instant::now());
                     thread::sleep(ACCEPT_BACKOFF);
