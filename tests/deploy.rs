@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::process::{Command, Stdio};
 
-use common::child::{bin, skip, ChildGuard, Lines};
+use common::child::{bin, free_port, have, skip, ChildGuard, Lines};
 use common::serve::Server;
 use common::{connect, echo_once, read_to_end, TempDir};
 use tcpserve::Model;
@@ -20,25 +20,6 @@ per_model!([reactor, threads, iterative]
     sockets_passed_by_systemd_are_served_by_their_names,
     a_passed_socket_goes_on_listening_after_the_server_stops,
 );
-
-/// A port free now on `ip`: bound, then let go. Only where a tool must be told a port.
-fn free_port(ip: &str) -> u16 {
-    let socket = std::net::TcpListener::bind((ip, 0)).unwrap();
-    socket.local_addr().unwrap().port()
-}
-
-/// Whether `tool` is on the PATH; if not, says so naming its Debian package, and the test
-/// skips (or fails, under CI=true).
-fn have(tool: &str, package: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).exists()));
-    if !found {
-        skip(&format!(
-            "{tool} not found: install Debian's {package} package"
-        ));
-    }
-    found
-}
 
 fn sockets_passed_by_systemd_are_served_by_their_names(model: Model) {
     if !have("systemd-socket-activate", "systemd") {

@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::child::{bin, skip, ChildGuard, Lines};
+use common::child::{bin, free_port, have, ChildGuard, Lines};
 use common::serve::Server;
 use common::{connect, read_to_end, TempDir, PATIENCE};
 use tcpserve::Model;
@@ -261,27 +261,6 @@ fn a_header_that_never_ends_is_closed_at_the_request_timeout(model: Model) {
     );
     server.wait_for("no whole PROXY header within the request timeout");
     server.stop_gracefully();
-}
-
-/// Whether `tool` is on the PATH; if not, says so naming its Debian package, and the test
-/// skips (or fails, under CI=true).
-fn have(tool: &str, package: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).exists()));
-    if !found {
-        skip(&format!(
-            "{tool} not found: install Debian's {package} package"
-        ));
-    }
-    found
-}
-
-fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn behind_haproxy_the_log_shows_the_clients_own_address(model: Model) {

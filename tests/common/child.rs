@@ -80,6 +80,26 @@ pub fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+/// Whether `tool` is on the PATH; if not, says so naming its Debian package, and the test
+/// skips (or fails, under CI=true).
+pub fn have(tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).exists()));
+    if !found {
+        skip(&format!(
+            "{tool} not found: install Debian's {package} package"
+        ));
+    }
+    found
+}
+
+/// A port free now on `ip`: bound, then let go. Only where another program must be told a
+/// port before it binds it itself.
+pub fn free_port(ip: &str) -> u16 {
+    let socket = std::net::TcpListener::bind((ip, 0)).unwrap();
+    socket.local_addr().unwrap().port()
+}
+
 /// A child's stderr, line by line as a thread reads it, and every line received so far.
 pub struct Lines {
     rx: Receiver<String>,
