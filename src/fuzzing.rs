@@ -16,7 +16,8 @@ pub struct Session {
 }
 
 /// A files service serving `root`, fed `input` in the pieces `cuts` marks (each byte a piece's
-/// length), each piece one turn, then the end of input and every deadline passed.
+/// length, and how much the socket takes that turn: the client reads slowly or fast), each
+/// piece one turn, then the end of input, every deadline passed, and a socket that takes all.
 pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
     let settings = Settings {
         root: Some(Root::new(root).expect("the fuzz root")),
@@ -24,7 +25,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
     };
     let start = Instant::now();
     let mut files = Files::new(&settings, start);
-    let mut io = Script::new(usize::MAX);
+    let mut io = Script::new(0);
     let mut scratch = vec![0u8; 4096];
     let peer = "127.0.0.1:9".parse().unwrap();
     let mut at = 0;
@@ -32,7 +33,11 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
     let mut pieces = cuts.iter().map(|&c| usize::from(c) + 1);
     let mut next = Next::Wait;
     while at < input.len() && next == Next::Wait {
-        let len = pieces.next().unwrap_or(input.len()).min(input.len() - at);
+        let cut = pieces.next();
+        let len = cut.unwrap_or(input.len()).min(input.len() - at);
+        // The client read some of what was sent: room for this many more bytes (backpressure
+        // when small); without a cut, all of it.
+        io.room = cut.map_or(usize::MAX, |c| io.room.saturating_add(c * 97));
         io = io.then_bytes(&input[at..at + len]);
         at += len;
         turn += 1;
@@ -41,6 +46,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
         next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, now));
     }
     if next == Next::Wait {
+        io.room = usize::MAX;
         io = io.then_eof();
         let late = start + Duration::from_secs(3600);
         next = files.on_deadline(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
