@@ -29,7 +29,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
     let mut scratch = vec![0u8; 4096];
     let peer = "127.0.0.1:9".parse().unwrap();
     let mut at = 0;
-    let mut turn = 0u64;
+    let mut now = start;
     let mut pieces = cuts.iter().map(|&c| usize::from(c) + 1);
     let mut next = Next::Wait;
     while at < input.len() && next == Next::Wait {
@@ -40,10 +40,18 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
         io.room = cut.map_or(usize::MAX, |c| io.room.saturating_add(c * 97));
         io = io.then_bytes(&input[at..at + len]);
         at += len;
-        turn += 1;
-        // Turns a millisecond apart: quiet periods and timeouts come only at the end.
-        let now = start + Duration::from_millis(turn);
-        next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, now));
+        // A millisecond between pieces, or, where the cut is even, a pause past the quiet
+        // period: a name without its newline is then whole, as a driver would find it.
+        let pause = match cut {
+            Some(c) if c % 2 == 0 => settings.name_wait + Duration::from_millis(1),
+            _ => Duration::from_millis(1),
+        };
+        now += pause;
+        let mut cx = Ctx::at(&mut scratch, &settings, peer, now);
+        next = match files.deadline(&settings) {
+            Some(due) if due <= now => files.on_deadline(&mut io, &mut cx),
+            _ => files.on_ready(&mut io, &mut cx),
+        };
     }
     if next == Next::Wait {
         io.room = usize::MAX;
