@@ -77,18 +77,13 @@ impl Proxied {
                 Parse::Refused(why) => return Some(refuse(peer, why)),
                 Parse::Done(header) => {
                     let rest = buf.split_off(header.len);
-                    let source = header.source;
+                    let client = header.source;
                     log::debug!(
                         "{} {peer}: PROXY header for {}",
                         self.inner.name(),
-                        header
-                            .source
-                            .map_or("the balancer itself".into(), |c| c.to_string())
+                        client.map_or("the balancer itself".into(), |c| c.to_string())
                     );
-                    self.stage = Stage::Passing {
-                        rest,
-                        client: source,
-                    };
+                    self.stage = Stage::Passing { rest, client };
                     return None;
                 }
             }
