@@ -114,7 +114,10 @@ def http(a, files, stats, until):
         try:
             with socket.create_connection(a, timeout=20) as s:
                 f = s.makefile("rb")
+                closed = False  # the server said `Connection: close` (the iterative model does)
                 for _ in range(rng.randint(1, 20)):
+                    if closed:
+                        break
                     batch = [rng.choice(files) for _ in range(rng.randint(1, 4))]
                     reqs = b""
                     for name, content in batch:
@@ -126,6 +129,8 @@ def http(a, files, stats, until):
                     s.sendall(reqs)  # pipelined
                     for (name, content), line in zip(batch, reqs.split(b"\r\n\r\n")):
                         status = f.readline()
+                        if closed:
+                            break  # the rest of the batch is not answered: as announced
                         if not status and not answered:
                             raise EOFError("closed before an answer")
                         answered += 1
@@ -139,6 +144,8 @@ def http(a, files, stats, until):
                                 length = int(v)
                             if k.lower() == "content-range":
                                 start = int(v.split()[1].split("-")[0])
+                            if k.lower() == "connection" and "close" in v.lower():
+                                closed = True
                         body = f.read(length or 0)
                         want = content[start:start + (length or 0)]
                         if not status.startswith((b"HTTP/1.1 200", b"HTTP/1.1 206")) or body != want:
