@@ -25,4 +25,4 @@ echo_addr=$(sed -n 's/.*echo listening on \(.*\)$/\1/p' "$work/log" | head -1)
 files_addr=$(sed -n 's/.*files listening on \([^,]*\),.*/\1/p' "$work/log" | head -1)
 echo "$model: pid $pid, echo $echo_addr, files $files_addr, $seconds s"
 python3 "$here/soak.py" --pid "$pid" --echo "$echo_addr" --files "$files_addr" \
-    --root "$work/root" --seconds "$seconds"
+    --root "$work/root" --seconds "$seconds" --model "$model"
