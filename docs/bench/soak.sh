@@ -7,7 +7,8 @@ set -euo pipefail
 bin=$1 model=$2 seconds=${3:-600}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+# The run's own status, whatever the clean-up's last command returns.
+trap 'status=$?; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"; exit $status' EXIT
 mkdir "$work/root"
 head -c 100 /dev/urandom >"$work/root/small.bin"
 head -c 70000 /dev/urandom >"$work/root/medium.bin"
