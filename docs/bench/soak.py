@@ -72,52 +72,39 @@ class Stats:
         with self.lock:
             self.failures.append(f"{kind}: {why}")
 
+def exchange(kind, a, payload, want, stats):
+    """One connection: sends `payload` and the end of input, reads to the end, compares."""
+    got = bytearray()
+    try:
+        with socket.create_connection(a, timeout=20) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            read_all(s, got)
+        if not got:
+            stats.ok("refused")
+        elif got != want:
+            stats.fail(kind, f"{len(got)} of {len(want)} bytes, or different")
+        else:
+            stats.ok(kind)
+    except OSError as e:
+        if refused(e) and not got:
+            stats.ok("refused")
+        elif waited(e, got):
+            stats.ok("waited")
+        else:
+            stats.fail(kind, repr(e))
+
 def echo(a, files, stats, until):
     rng = random.Random(1)
     while time.time() < until:
         data = rng.randbytes(rng.randint(1, 200_000))
-        try:
-            back = bytearray()
-            with socket.create_connection(a, timeout=20) as s:
-                s.sendall(data)
-                s.shutdown(socket.SHUT_WR)
-                read_all(s, back)
-            if not back:
-                stats.ok("refused")
-            elif back != data:
-                stats.fail("echo", f"{len(back)} of {len(data)} bytes back, or different")
-            else:
-                stats.ok("echo")
-        except OSError as e:
-            if refused(e) and not back:
-                stats.ok("refused")
-            elif waited(e, back):
-                stats.ok("waited")
-            else:
-                stats.fail("echo", repr(e))
+        exchange("echo", a, data, data, stats)
 
 def raw(a, files, stats, until):
     rng = random.Random(2)
     while time.time() < until:
         name, content = rng.choice(files)
-        try:
-            got = bytearray()
-            with socket.create_connection(a, timeout=20) as s:
-                s.sendall(name.encode() + b"\n")
-                read_all(s, got)
-            if not got:
-                stats.ok("refused")
-            elif got != content:
-                stats.fail("raw", f"{name}: {len(got)} of {len(content)} bytes, or different")
-            else:
-                stats.ok("raw")
-        except OSError as e:
-            if refused(e) and not got:
-                stats.ok("refused")
-            elif waited(e, got):
-                stats.ok("waited")
-            else:
-                stats.fail("raw", repr(e))
+        exchange("raw", a, name.encode() + b"\n", content, stats)
 
 def http(a, files, stats, until):
     rng = random.Random(3)
