@@ -13,6 +13,8 @@ use crate::root::Root;
 pub struct Session {
     pub written: Vec<u8>,
     pub closed: bool,
+    /// After each turn: how much input had been fed, and how much output written.
+    pub turns: Vec<(usize, usize)>,
 }
 
 /// A files service serving `root`, fed `input` in the pieces `cuts` marks (each byte a piece's
@@ -32,6 +34,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
     let mut now = start;
     let mut pieces = cuts.iter().map(|&c| usize::from(c) + 1);
     let mut next = Next::Wait;
+    let mut turns = Vec::new();
     while at < input.len() && next == Next::Wait {
         let cut = pieces.next();
         let len = cut.unwrap_or(input.len()).min(input.len() - at);
@@ -52,6 +55,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
             Some(due) if due <= now => files.on_deadline(&mut io, &mut cx),
             _ => files.on_ready(&mut io, &mut cx),
         };
+        turns.push((at, io.written.len()));
     }
     if next == Next::Wait {
         io.room = usize::MAX;
@@ -65,8 +69,10 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
             next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
         }
     }
+    turns.push((input.len(), io.written.len()));
     Session {
         written: io.written,
         closed: next != Next::Wait,
+        turns,
     }
 }

@@ -1,7 +1,8 @@
 //! A whole files session (raw names and HTTP), the input split where the fuzzer says, over
 //! the scripted socket: never a panic; not one byte from outside the root is ever sent (the
-//! secret beside it is made of bytes nothing else sent holds); the session always ends once
-//! its input has and every deadline has passed; a raw answer is a whole file of the root or
+//! secret beside it is made of bytes nothing else sent holds); no successful HTTP answer
+//! before its whole head, nor more of them than heads; the session always ends once its
+//! input has and every deadline has passed; a raw answer is a whole file of the root or
 //! nothing; an HTTP answer starts with a status line.
 #![no_main]
 
@@ -42,6 +43,20 @@ fuzz_target!(|input: (&[u8], &[u8])| {
         "a byte from outside the root went out for {:?}",
         String::from_utf8_lossy(request)
     );
+    // A file is answered only to a whole request: after every turn, no more successful HTTP
+    // answers have gone out than whole heads had come in (error answers may come sooner: a
+    // malformed head is refused as soon as it shows).
+    let count =
+        |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).filter(|w| *w == needle).count();
+    for &(fed, written) in &session.turns {
+        let answered = count(&out[..written], b"HTTP/1.1 2");
+        let heads = count(&request[..fed], b"\r\n\r\n");
+        assert!(
+            answered <= heads,
+            "{answered} answers to {heads} whole heads after {fed} bytes of {:?}",
+            String::from_utf8_lossy(request)
+        );
+    }
     // Given the end of input and every deadline, a session always ends.
     assert!(
         session.closed,
