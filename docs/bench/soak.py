@@ -71,6 +71,15 @@ class Stats:
     def fail(self, kind, why):
         with self.lock:
             self.failures.append(f"{kind}: {why}")
+    def ended(self, kind, e, got):
+        """A `kind` client's connection ended in `e` after `got` (bytes or answers) came:
+        refused over the cap, waited out in the iterative model's backlog, or a failure."""
+        if refused(e) and not got:
+            self.ok("refused")
+        elif waited(e, got):
+            self.ok("waited")
+        else:
+            self.fail(kind, repr(e))
 
 def exchange(kind, a, payload, want, stats):
     """One connection: sends `payload` and the end of input, reads to the end, compares."""
@@ -87,12 +96,7 @@ def exchange(kind, a, payload, want, stats):
         else:
             stats.ok(kind)
     except OSError as e:
-        if refused(e) and not got:
-            stats.ok("refused")
-        elif waited(e, got):
-            stats.ok("waited")
-        else:
-            stats.fail(kind, repr(e))
+        stats.ended(kind, e, got)
 
 def echo(a, files, stats, until):
     rng = random.Random(1)
@@ -152,12 +156,7 @@ def http(a, files, stats, until):
                         else:
                             stats.ok("http")
         except (OSError, ValueError, EOFError) as e:
-            if refused(e) and not answered:
-                stats.ok("refused")
-            elif waited(e, answered):
-                stats.ok("waited")
-            else:
-                stats.fail("http", repr(e))
+            stats.ended("http", e, answered)
 
 def abort(a, files, stats, until):
     big = max(files, key=lambda f: len(f[1]))[0]
@@ -170,12 +169,7 @@ def abort(a, files, stats, until):
             s.close()  # a reset, mid-download
             stats.ok("abort")
         except OSError as e:
-            if refused(e):
-                stats.ok("refused")
-            elif waited(e, b""):
-                stats.ok("waited")
-            else:
-                stats.fail("abort", repr(e))
+            stats.ended("abort", e, b"")
 
 def slow(a, files, stats, until):
     while time.time() < until:
@@ -191,12 +185,7 @@ def slow(a, files, stats, until):
             else:
                 stats.ok("slow")
         except OSError as e:
-            if refused(e):
-                stats.ok("refused")
-            elif waited(e, b""):
-                stats.ok("waited")
-            else:
-                stats.fail("slow", repr(e))
+            stats.ended("slow", e, b"")
 
 def flood(a, files, stats, until, many=300):
     while time.time() < until:
