@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request_head range target_names proxy_header files_session)
+[ ${#targets[@]} -gt 0 ] || targets=(request_head range target_names proxy_header files_session client_url response_head
+    chunked)
 cargo +nightly fuzz build
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"

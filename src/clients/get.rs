@@ -11,11 +11,11 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::ClientError;
+use tcpserve::http::client::url::file_name;
 
 /// How often the progress line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -24,12 +24,6 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 pub struct Saved {
     pub path: PathBuf,
     pub bytes: u64,
-}
-
-/// `segment` as a file name, if it can be one: not empty, `.` or `..`, and without `/` or NUL.
-pub fn file_name(segment: &[u8]) -> Option<&OsStr> {
-    let usable = !matches!(segment, b"" | b"." | b"..") && !segment.contains(&b'/');
-    (usable && !segment.contains(&0)).then(|| OsStr::from_bytes(segment))
 }
 
 /// Where a download goes: `output` if given (inside it, if it is a directory, under `name`),
@@ -299,29 +293,6 @@ mod tests {
         assert_eq!(human(512.0), "512 B");
         assert_eq!(human(1536.0), "1.5 KiB");
         assert_eq!(human(5.0 * 1024.0 * 1024.0 * 1024.0), "5.0 GiB");
-    }
-
-    #[test]
-    fn file_names_are_single_usable_components() {
-        let cases: &[(&[u8], bool)] = &[
-            (b"a.txt", true),
-            (b"a b", true),
-            (b"\xff\xfe", true),
-            (b"...", true),
-            (b"", false),
-            (b".", false),
-            (b"..", false),
-            (b"a/b", false),
-            (b"/", false),
-            (b"a\0b", false),
-        ];
-        for (segment, usable) in cases {
-            let got = file_name(segment);
-            assert_eq!(got.is_some(), *usable, "{segment:?}");
-            if let Some(name) = got {
-                assert_eq!(name.as_bytes(), *segment);
-            }
-        }
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! - [`mime`]: `Content-Type` by extension.
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
+//! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
+//!   bodies.
 //!
-//! Nothing here allocates per request: parsed fields borrow the input, output goes into
+//! Nothing on the server's side allocates per request: parsed fields borrow the input, output goes into
 //! buffers the caller owns and reuses.
 //!
 //! The files service's HTTP sessions (`handlers/files/http.rs`) put these together. What the
@@ -39,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod date;
 pub mod mime;
 pub mod range;

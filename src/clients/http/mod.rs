@@ -1,7 +1,7 @@
-//! `tcpserve get http://host[:port]/path`: the downloader's HTTP/1.1 mode. [`url`] checks the
-//! URL and writes the request, [`head`] reads the response head (status, fields, framing,
-//! `Content-Range`), [`chunked`] decodes chunked bodies, and this module decides what an answer
-//! means ([`plan`]) and runs the download ([`download`]). Where the file goes, the copy loop,
+//! `tcpserve get http://host[:port]/path`: the downloader's HTTP/1.1 mode. The library's
+//! `http::client` checks the URL and writes the request (`url`), reads the response head
+//! (status, fields, framing, `Content-Range`: `head`) and decodes chunked bodies (`chunked`);
+//! this module decides what an answer means ([`plan`]) and runs the download ([`download`]). Where the file goes, the copy loop,
 //! its progress line and the final rename are [`super::get`]'s, shared with the raw mode.
 //!
 //! One request per connection (`Connection: close`). The body goes to `DEST.part` beside the
@@ -15,10 +15,6 @@
 //! LF, the head may take 64 KiB, interim 1xx heads are skipped, and the body is delimited by
 //! `Content-Length`, chunked coding, or the end of the connection.
 
-pub mod chunked;
-pub mod head;
-pub mod url;
-
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -29,11 +25,12 @@ use std::time::Duration;
 
 use super::get::{self, Progress, Saved};
 use super::ClientError;
-pub use chunked::Chunked;
-pub use head::{
-    content_range, framing, parse_head, ContentRange, Framing, Head, HeadError, MAX_RESPONSE_HEAD,
+pub use tcpserve::http::client::chunked::Chunked;
+pub use tcpserve::http::client::head::{
+    content_range, framing, parse_head, ContentRange, FieldError, Framing, Head, HeadError,
+    MAX_RESPONSE_HEAD,
 };
-pub use url::{request, Url};
+pub use tcpserve::http::client::url::{request, Url};
 
 /// Why an HTTP download failed.
 #[derive(Debug)]
@@ -48,12 +45,8 @@ pub enum HttpError {
     NoHead { got: usize },
     /// A head this client refuses.
     Head(HeadError),
-    /// A field that may appear once appeared more often.
-    Repeated(&'static str),
-    /// `Content-Length` not a number, or repeated with different values.
-    ContentLength(String),
-    /// A transfer coding other than chunked.
-    TransferCoding(String),
+    /// A field of the head this client refuses.
+    Field(FieldError),
     /// The body ended early.
     ShortBody { got: u64, want: u64 },
     /// A 206 to a request without `Range`.
@@ -90,16 +83,7 @@ impl fmt::Display for HttpError {
                 "the server closed the connection after {got} bytes of a response head"
             ),
             HttpError::Head(e) => write!(f, "bad response from the server: {e}"),
-            HttpError::Repeated(name) => {
-                write!(f, "bad response from the server: more than one {name}")
-            }
-            HttpError::ContentLength(v) => {
-                write!(f, "bad response from the server: Content-Length '{v}'")
-            }
-            HttpError::TransferCoding(v) => write!(
-                f,
-                "unsupported Transfer-Encoding '{v}' (only chunked is understood)"
-            ),
+            HttpError::Field(e) => e.fmt(f),
             HttpError::ShortBody { got, want } => {
                 write!(f, "connection closed after {got} of {want} bytes")
             }
@@ -147,6 +131,12 @@ impl fmt::Display for HttpError {
                 write!(f, "{} is being written by another download", path.display())
             }
         }
+    }
+}
+
+impl From<FieldError> for HttpError {
+    fn from(e: FieldError) -> HttpError {
+        HttpError::Field(e)
     }
 }
 
@@ -495,11 +485,11 @@ fn read_head(stream: &mut impl Read, buf: &mut [u8]) -> Result<(Head, usize, usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use head::tests::head;
 
-    /// What `plan` made of a head, without the error's details.
+    /// What `plan` made of the head `text` holds, without the error's details.
     fn planned(text: &str, from: u64) -> Result<Plan, String> {
-        plan(&head(text), from).map_err(|e| e.to_string())
+        let (head, _) = parse_head(text.as_bytes()).unwrap().unwrap();
+        plan(&head, from).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! The URL `tcpserve get` takes: `http://host[:port][/path][?query][#fragment]`, checked, and
 //! the request it makes. The path is sent as written (already percent-encoded), after checking
 //! with [`crate::http::target::decode`] that it could be; the file name is its last segment,
-//! decoded.
+//! decoded ([`file_name`], which the raw mode's names go through too).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::Ipv6Addr;
+use std::os::unix::ffi::OsStrExt;
 
-use super::get;
-use tcpserve::http::target;
+use crate::http::target;
 
 /// An `http://` URL, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl Url {
     }
 
     /// The last segment of the path, percent-decoded, if it can name a file (see
-    /// [`get::file_name`]): `None` for `/`, `/dir/`, `/..`, `/a%2Fb`, `/%00`.
+    /// [`file_name`]): `None` for `/`, `/dir/`, `/..`, `/a%2Fb`, `/%00`.
     pub fn file_name(&self) -> Option<OsString> {
         let path = target::path_part(self.target.as_bytes());
         // From the last slash on, so that `decode` sees a target and an encoded slash in the
@@ -126,8 +126,14 @@ impl Url {
         let last = &path[path.iter().rposition(|&b| b == b'/').unwrap_or(0)..];
         let mut scratch = vec![0u8; last.len()];
         let decoded = target::decode(last, &mut scratch).ok()?;
-        get::file_name(decoded.get(1..)?).map(|name| name.to_os_string())
+        file_name(decoded.get(1..)?).map(|name| name.to_os_string())
     }
+}
+
+/// `segment` as a file name, if it can be one: not empty, `.` or `..`, and without `/` or NUL.
+pub fn file_name(segment: &[u8]) -> Option<&OsStr> {
+    let usable = !matches!(segment, b"" | b"." | b"..") && !segment.contains(&b'/');
+    (usable && !segment.contains(&0)).then(|| OsStr::from_bytes(segment))
 }
 
 /// Splits `host[:port]` (`[v6]:port` for IPv6) and checks both.
@@ -318,5 +324,28 @@ mod tests {
         assert!(
             ranged.contains("\r\nAccept: */*\r\nRange: bytes=1234-\r\nConnection: close\r\n\r\n")
         );
+    }
+
+    #[test]
+    fn file_names_are_single_usable_components() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"a.txt", true),
+            (b"a b", true),
+            (b"\xff\xfe", true),
+            (b"...", true),
+            (b"", false),
+            (b".", false),
+            (b"..", false),
+            (b"a/b", false),
+            (b"/", false),
+            (b"a\0b", false),
+        ];
+        for (segment, usable) in cases {
+            let got = file_name(segment);
+            assert_eq!(got.is_some(), *usable, "{segment:?}");
+            if let Some(name) = got {
+                assert_eq!(name.as_bytes(), *segment);
+            }
+        }
     }
 }

@@ -4,8 +4,6 @@
 
 use std::fmt;
 
-use super::HttpError;
-
 /// The largest response head, status line and fields with their line ends, interim (1xx)
 /// heads included.
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -32,11 +30,11 @@ impl Head {
     }
 
     /// The value of a field that may appear once: `Ok(None)` if absent, `Err` if repeated.
-    pub fn single(&self, name: &'static str) -> Result<Option<&[u8]>, HttpError> {
+    pub fn single(&self, name: &'static str) -> Result<Option<&[u8]>, FieldError> {
         let mut values = self.values(name);
         let first = values.next();
         match values.next() {
-            Some(_) => Err(HttpError::Repeated(name)),
+            Some(_) => Err(FieldError::Repeated(name)),
             None => Ok(first),
         }
     }
@@ -177,6 +175,34 @@ fn is_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
+/// Why a field of a well-formed head is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldError {
+    /// A field that may appear once appeared more often.
+    Repeated(&'static str),
+    /// `Content-Length` not a number, or repeated with different values: every value given.
+    ContentLength(String),
+    /// A transfer coding other than chunked: every value given.
+    TransferCoding(String),
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldError::Repeated(name) => {
+                write!(f, "bad response from the server: more than one {name}")
+            }
+            FieldError::ContentLength(v) => {
+                write!(f, "bad response from the server: Content-Length '{v}'")
+            }
+            FieldError::TransferCoding(v) => write!(
+                f,
+                "unsupported Transfer-Encoding '{v}' (only chunked is understood)"
+            ),
+        }
+    }
+}
+
 /// How the body's end is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -191,7 +217,7 @@ pub enum Framing {
 /// The body's framing (RFC 9112 §6.3): chunked if `Transfer-Encoding` says so (it overrides
 /// `Content-Length`), else `Content-Length` (repeats must agree), else until the close. Any
 /// other transfer coding is refused.
-pub fn framing(head: &Head) -> Result<Framing, HttpError> {
+pub fn framing(head: &Head) -> Result<Framing, FieldError> {
     if matches!(head.status, 204 | 304) {
         return Ok(Framing::Length(0));
     }
@@ -203,7 +229,12 @@ pub fn framing(head: &Head) -> Result<Framing, HttpError> {
     match codings.as_slice() {
         [] => {}
         [chunked] if chunked.eq_ignore_ascii_case(b"chunked") => return Ok(Framing::Chunked),
-        _ => return Err(HttpError::TransferCoding(joined(head, "transfer-encoding"))),
+        _ => {
+            return Err(FieldError::TransferCoding(joined(
+                head,
+                "transfer-encoding",
+            )))
+        }
     }
     let mut length = None;
     for value in head
@@ -212,7 +243,7 @@ pub fn framing(head: &Head) -> Result<Framing, HttpError> {
     {
         let n = number(value.trim_ascii())
             .filter(|n| length.is_none_or(|l| l == *n))
-            .ok_or_else(|| HttpError::ContentLength(joined(head, "content-length")))?;
+            .ok_or_else(|| FieldError::ContentLength(joined(head, "content-length")))?;
         length = Some(n);
     }
     Ok(length.map_or(Framing::UntilClose, Framing::Length))
@@ -268,11 +299,11 @@ pub fn content_range(value: &[u8]) -> Option<ContentRange> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// The head `text` holds, whole.
-    pub(crate) fn head(text: &str) -> Head {
+    fn head(text: &str) -> Head {
         match parse_head(text.as_bytes()) {
             Ok(Some((head, len))) => {
                 assert_eq!(len, text.len(), "{text:?}");
