@@ -102,6 +102,8 @@ listen_at!(
 pub(crate) struct Config {
     /// The services to run, each with where it listens, in the order given.
     pub services: Vec<(Offer, Listen)>,
+    /// Where the metrics and the health check are served.
+    pub metrics: Vec<Listen>,
     /// The directory the files service serves (resolved to an absolute path at start).
     pub root: Option<PathBuf>,
     /// Files: a name with no terminator is whole after this long without a byte; zero takes
@@ -117,6 +119,8 @@ pub(crate) struct Config {
     pub buffer: usize,
     /// How long a graceful shutdown waits for connections with work in flight.
     pub shutdown_timeout: Duration,
+    /// How long a stop request keeps everything serving, the health check failing, first.
+    pub shutdown_delay: Duration,
     /// How connections are served.
     pub model: Model,
     /// Threads model: each connection thread's stack size.
@@ -135,6 +139,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout, false),
             ("request_timeout", self.request_timeout, false),
             ("shutdown_timeout", self.shutdown_timeout, true),
+            ("shutdown_delay", self.shutdown_delay, true),
             ("name_wait", self.name_wait, true),
         ];
         for (name, value, zero_ok) in timeouts {
@@ -157,6 +162,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             services: Vec::new(),
+            metrics: Vec::new(),
             root: None,
             name_wait: defaults::NAME_WAIT,
             request_timeout: defaults::REQUEST_TIMEOUT,
@@ -164,6 +170,7 @@ impl Default for Config {
             max_conns: None,
             buffer: defaults::BUFFER,
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
+            shutdown_delay: Duration::ZERO,
             model: Model::Reactor,
             thread_stack: defaults::THREAD_STACK,
             access_format: access::Format::Common,

@@ -21,7 +21,7 @@ use mio::net::TcpStream;
 
 use crate::driver::{self, Due, Moved, Progress};
 use crate::handlers::{AnyService, Ctx, Next, Reason, Settings, Transport, Wakeup};
-use crate::stats::Stats;
+use crate::metrics::counts::Local;
 use crate::sys;
 
 /// Bytes a connection may move in one turn before others get theirs; the rest waits for the
@@ -54,6 +54,8 @@ impl Ready {
 pub(crate) struct Conn {
     stream: TcpStream,
     service: AnyService,
+    /// Its service's place among the counts (a server has few: bind checks they fit).
+    slot: u16,
     ready: Ready,
     /// Tells a reused slab slot's timers apart from its previous owner's.
     serial: u32,
@@ -75,12 +77,14 @@ impl Conn {
         stream: TcpStream,
         peer: SocketAddr,
         service: AnyService,
+        slot: usize,
         serial: u32,
         now: Instant,
     ) -> Conn {
         Conn {
             stream,
             service,
+            slot: slot as u16,
             ready: Ready::default(),
             serial,
             peer,
@@ -94,6 +98,9 @@ impl Conn {
     }
     pub fn serial(&self) -> u32 {
         self.serial
+    }
+    pub fn slot(&self) -> usize {
+        usize::from(self.slot)
     }
     pub fn buffered(&self) -> usize {
         self.service.buffered()
@@ -134,18 +141,12 @@ impl Conn {
         reason: Reason,
         scratch: &mut [u8],
         settings: &Settings,
+        counts: &Local,
         now: Instant,
     ) {
-        let fd = self.stream.as_raw_fd();
-        driver::finish(
-            &mut self.service,
-            reason,
-            fd,
-            scratch,
-            settings,
-            self.peer,
-            now,
-        );
+        let (fd, slot) = (self.stream.as_raw_fd(), self.slot());
+        let mut cx = Ctx::at(scratch, settings, self.peer, now, counts);
+        driver::finish(&mut self.service, reason, fd, &mut cx, counts, slot);
     }
 
     /// Records what a poll event says of the socket.
@@ -168,24 +169,24 @@ impl Conn {
         &mut self,
         scratch: &mut [u8],
         settings: &Settings,
-        stats: &mut Stats,
+        counts: &Local,
         now: Instant,
         wakeup: Wakeup,
     ) -> Turn {
-        let before = self.service.buffered() as u64;
+        let before = self.service.buffered();
         let mut io = EdgeIo {
             stream: &mut self.stream,
             ready: &mut self.ready,
             moved: Moved::default(),
             yielded: false,
         };
-        let mut ctx = Ctx::at(scratch, settings, self.peer, now);
+        let mut ctx = Ctx::at(scratch, settings, self.peer, now, counts);
         let next = self.service.turn(wakeup, &mut io, &mut ctx);
         let (moved, yielded) = (io.moved, io.yielded);
         self.progress.record(&moved, now);
-        stats.bytes_in += moved.bytes_in + moved.dropped;
-        stats.bytes_out += moved.bytes_out;
-        stats.buffered = stats.buffered + self.service.buffered() as u64 - before;
+        let slot = self.slot();
+        counts.moved(slot, moved.bytes_in + moved.dropped, moved.bytes_out);
+        counts.rebuffered(slot, before, self.service.buffered());
         Turn { next, yielded }
     }
 }

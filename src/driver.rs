@@ -5,14 +5,14 @@
 //! ended ([`Ending`]). The drivers are peers: each imports this module, none imports another,
 //! and `server.rs`, which chooses one, imports them all.
 
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::handlers::{AnyService, Ctx, Reason, Settings};
 use crate::listen::Listener;
-use crate::stats::SharedStats;
+use crate::metrics::counts::{Cell, Counts, Refusal};
+use crate::metrics::Board;
 use crate::stop::StopSignal;
 use crate::sys;
 
@@ -22,7 +22,8 @@ pub(crate) struct Setup {
     pub settings: Settings,
     pub limits: Limits,
     pub stop: StopSignal,
-    pub stats: Arc<SharedStats>,
+    /// Where the driver publishes its counts, and says it is leaving.
+    pub board: Arc<Board>,
 }
 
 /// The limits every model enforces.
@@ -30,6 +31,9 @@ pub(crate) struct Setup {
 pub(crate) struct Limits {
     pub idle_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How long a stop request keeps everything serving, the health check failing, before the
+    /// drain begins (`--shutdown-delay`).
+    pub shutdown_delay: Duration,
     pub max_conns: usize,
     /// Threads model: each connection thread's stack.
     pub thread_stack: usize,
@@ -127,27 +131,30 @@ impl Progress {
     }
 }
 
-/// Ends a connection's service for `reason`, before its socket `fd` closes. For the driver's
-/// own reasons (idle, shutdown), a service cut mid-answer gets a reset rather than a FIN, so
-/// the peer cannot take what it got for all of it, and the service logs what it loses. Then
-/// the one line for the connection's end.
-pub(crate) fn finish(
+/// Ends a connection's service for `reason`, before its socket `fd` closes, and counts it as
+/// closed under the service in `slot`. For the driver's own reasons (idle, shutdown), a
+/// service cut mid-answer gets a reset rather than a FIN, so the peer cannot take what it got
+/// for all of it, and the service logs what it loses. Then the one line for the connection's
+/// end.
+pub(crate) fn finish<C: Cell>(
     service: &mut AnyService,
     reason: Reason,
     fd: RawFd,
-    scratch: &mut [u8],
-    settings: &Settings,
-    peer: SocketAddr,
-    now: Instant,
+    cx: &mut Ctx,
+    counts: &Counts<C>,
+    slot: usize,
 ) {
     if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
         if service.mid_answer() {
             sys::reset_on_close(fd);
         }
-        let mut cx = Ctx::at(scratch, settings, peer, now);
-        service.abandon(reason, &mut cx); // a proxied one tells its own the client
+        service.abandon(reason, cx); // a proxied one tells its own the client
     }
-    reason.log(service.name(), service.client().unwrap_or(peer));
+    if service.awaiting_proxy_header() && reason != Reason::Done {
+        counts.refused(slot, Refusal::ProxyHeader);
+    }
+    counts.closed(slot, reason);
+    reason.log(service.name(), service.client().unwrap_or(cx.peer));
 }
 
 /// Where a server is in stopping; every driver goes through the same phases.
@@ -155,31 +162,54 @@ pub(crate) fn finish(
 #[repr(u8)]
 pub(crate) enum Phase {
     Serving = 0,
+    /// A stop was requested: everything is served as before, but the health check fails, so
+    /// that balancers send their clients elsewhere, until the shutdown delay is over.
+    Leaving = 1,
     /// No longer accepting; connections with work in flight may finish, until the shutdown
     /// timeout.
-    Draining = 1,
+    Draining = 2,
     /// Every connection is being closed now.
-    Cut = 2,
+    Cut = 3,
 }
 
-/// How stop requests and the shutdown timeout move a server through its [`Phase`]s, the same
-/// for every driver: the first request drains, any later one cuts (a forced stop), and a drain
-/// that outlasts the shutdown timeout cuts what is left (still a graceful stop).
+impl Phase {
+    /// Whether new clients are still taken.
+    pub fn accepts(self) -> bool {
+        matches!(self, Phase::Serving | Phase::Leaving)
+    }
+
+    /// The phase stored as `n` (`phase as u8`), for the blocking models' shared copy.
+    pub fn from_u8(n: u8) -> Phase {
+        match n {
+            0 => Phase::Serving,
+            1 => Phase::Leaving,
+            2 => Phase::Draining,
+            _ => Phase::Cut,
+        }
+    }
+}
+
+/// How stop requests, the shutdown delay and the shutdown timeout move a server through its
+/// [`Phase`]s, the same for every driver: the first request leaves (for the delay; none by
+/// default) then drains, any later one cuts (a forced stop), and a drain that outlasts the
+/// shutdown timeout cuts what is left (still a graceful stop).
 #[derive(Debug)]
 pub(crate) struct Shutdown {
     phase: Phase,
-    /// When a drain gives up on what is left.
+    /// When the phase under way (leaving, draining) is over.
     until: Option<Instant>,
     timeout: Duration,
+    delay: Duration,
     ending: Ending,
 }
 
 impl Shutdown {
-    pub fn new(timeout: Duration) -> Shutdown {
+    pub fn new(timeout: Duration, delay: Duration) -> Shutdown {
         Shutdown {
             phase: Phase::Serving,
             until: None,
             timeout,
+            delay,
             ending: Ending::Graceful,
         }
     }
@@ -190,33 +220,41 @@ impl Shutdown {
 
     /// `count` stop requests arrived at `now`: the phase they move to, if they move it.
     pub fn requested(&mut self, count: usize, now: Instant) -> Option<Phase> {
-        let next = match (self.phase, count) {
-            (_, 0) | (Phase::Cut, _) => return None,
-            (Phase::Serving, 1) => Phase::Draining,
-            (Phase::Serving | Phase::Draining, _) => {
-                self.ending = Ending::Forced;
-                Phase::Cut
+        match (self.phase, count) {
+            (_, 0) | (Phase::Cut, _) => None,
+            (Phase::Serving, 1) if !self.delay.is_zero() => {
+                Some(self.enter(Phase::Leaving, Some(now + self.delay)))
             }
-        };
-        if next == Phase::Draining {
-            self.until = Some(now + self.timeout);
+            (Phase::Serving, 1) => Some(self.enter(Phase::Draining, Some(now + self.timeout))),
+            (_, _) => {
+                self.ending = Ending::Forced;
+                Some(self.enter(Phase::Cut, None))
+            }
         }
-        self.phase = next;
-        Some(next)
     }
 
-    /// When a drain in progress gives up on what is left.
-    pub fn drain_deadline(&self) -> Option<Instant> {
-        self.until.filter(|_| self.phase == Phase::Draining)
+    fn enter(&mut self, phase: Phase, until: Option<Instant>) -> Phase {
+        self.phase = phase;
+        self.until = until;
+        phase
     }
 
-    /// A drain has outlasted the shutdown timeout at `now`: the rest is cut (gracefully).
-    pub fn timed_out(&mut self, now: Instant) -> bool {
-        let out = self.drain_deadline().is_some_and(|until| until <= now);
-        if out {
-            self.phase = Phase::Cut;
+    /// When the phase under way ends by itself (leaving gives way to draining, a drain to the
+    /// cut), if it does.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.until
+    }
+
+    /// The phase the time moves to at `now`, if it moves: the delay is over (draining), or a
+    /// drain has outlasted the shutdown timeout (the rest is cut, gracefully).
+    pub fn timed_out(&mut self, now: Instant) -> Option<Phase> {
+        if self.until.is_none_or(|until| until > now) {
+            return None;
         }
-        out
+        Some(match self.phase {
+            Phase::Leaving => self.enter(Phase::Draining, Some(now + self.timeout)),
+            _ => self.enter(Phase::Cut, None),
+        })
     }
 
     /// How serving ended, once it has: cut, or drained with `empty` connections left.
@@ -237,11 +275,11 @@ mod tests {
     fn the_first_stop_drains_until_the_timeout_and_a_second_cuts() {
         let now = Instant::now();
         let second = Duration::from_secs(1);
-        let mut shutdown = Shutdown::new(10 * second);
+        let mut shutdown = Shutdown::new(10 * second, Duration::ZERO);
         assert_eq!(shutdown.requested(0, now), None);
         assert_eq!(shutdown.ending(true), None, "serving");
         assert_eq!(shutdown.requested(1, now), Some(Phase::Draining));
-        assert_eq!(shutdown.drain_deadline(), Some(now + 10 * second));
+        assert_eq!(shutdown.deadline(), Some(now + 10 * second));
         assert_eq!(shutdown.ending(false), None, "still draining");
         assert_eq!(shutdown.ending(true), Some(Ending::Graceful));
         assert_eq!(shutdown.requested(1, now + second), Some(Phase::Cut));
@@ -253,18 +291,48 @@ mod tests {
     fn two_requests_at_once_cut_and_a_drain_that_lasts_too_long_is_cut_gracefully() {
         let now = Instant::now();
         let second = Duration::from_secs(1);
-        let mut shutdown = Shutdown::new(second);
+        let mut shutdown = Shutdown::new(second, Duration::ZERO);
         assert_eq!(shutdown.requested(2, now), Some(Phase::Cut));
         assert_eq!(shutdown.ending(false), Some(Ending::Forced));
 
-        let mut shutdown = Shutdown::new(second);
-        assert!(
-            !shutdown.timed_out(now + 5 * second),
+        let mut shutdown = Shutdown::new(second, Duration::ZERO);
+        assert_eq!(
+            shutdown.timed_out(now + 5 * second),
+            None,
             "no drain, no timeout"
         );
         shutdown.requested(1, now);
-        assert!(!shutdown.timed_out(now + second / 2));
-        assert!(shutdown.timed_out(now + second));
+        assert_eq!(shutdown.timed_out(now + second / 2), None);
+        assert_eq!(shutdown.timed_out(now + second), Some(Phase::Cut));
         assert_eq!(shutdown.ending(false), Some(Ending::Graceful));
+    }
+
+    #[test]
+    fn a_shutdown_delay_keeps_serving_then_drains_for_the_whole_timeout() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut shutdown = Shutdown::new(10 * second, 2 * second);
+        assert_eq!(shutdown.requested(1, now), Some(Phase::Leaving));
+        assert!(shutdown.phase().accepts());
+        assert_eq!(
+            shutdown.ending(true),
+            None,
+            "leaving is not the end, even empty"
+        );
+        assert_eq!(shutdown.deadline(), Some(now + 2 * second));
+        assert_eq!(shutdown.timed_out(now + second), None);
+        assert_eq!(shutdown.timed_out(now + 3 * second), Some(Phase::Draining));
+        assert_eq!(shutdown.deadline(), Some(now + 13 * second));
+        assert!(!shutdown.phase().accepts());
+        assert_eq!(shutdown.ending(true), Some(Ending::Graceful));
+
+        let mut shutdown = Shutdown::new(10 * second, 2 * second);
+        shutdown.requested(1, now);
+        assert_eq!(
+            shutdown.requested(1, now + second),
+            Some(Phase::Cut),
+            "a second request cuts"
+        );
+        assert_eq!(shutdown.ending(false), Some(Ending::Forced));
     }
 }

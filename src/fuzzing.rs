@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::handlers::script::Script;
 use crate::handlers::{Ctx, Files, Next, Service, Settings};
+use crate::metrics::counts::Uncounted;
 use crate::root::Root;
 
 /// What a files session wrote, and whether it ended by itself.
@@ -50,7 +51,7 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
             _ => Duration::from_millis(1),
         };
         now += pause;
-        let mut cx = Ctx::at(&mut scratch, &settings, peer, now);
+        let mut cx = Ctx::at(&mut scratch, &settings, peer, now, &Uncounted);
         next = match files.deadline(&settings) {
             Some(due) if due <= now => files.on_deadline(&mut io, &mut cx),
             _ => files.on_ready(&mut io, &mut cx),
@@ -61,12 +62,18 @@ pub fn files_session(root: &Path, input: &[u8], cuts: &[u8]) -> Session {
         io.room = usize::MAX;
         io = io.then_eof();
         let late = start + Duration::from_secs(3600);
-        next = files.on_deadline(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
+        next = files.on_deadline(
+            &mut io,
+            &mut Ctx::at(&mut scratch, &settings, peer, late, &Uncounted),
+        );
         for _ in 0..4 {
             if next != Next::Wait {
                 break;
             }
-            next = files.on_ready(&mut io, &mut Ctx::at(&mut scratch, &settings, peer, late));
+            next = files.on_ready(
+                &mut io,
+                &mut Ctx::at(&mut scratch, &settings, peer, late, &Uncounted),
+            );
         }
     }
     turns.push((input.len(), io.written.len()));

@@ -34,6 +34,7 @@ mod content;
 mod driver;
 mod handlers;
 mod listen;
+mod metrics;
 mod models;
 mod reactor;
 mod server;

@@ -31,6 +31,8 @@ pub(crate) struct Listener {
     /// Bound elsewhere and passed to the server (by systemd): shared with its owner, so never
     /// shut down, only closed.
     pub passed: bool,
+    /// Its service's place among the counts.
+    pub slot: usize,
 }
 
 /// A listening socket on `addr` (SO_REUSEADDR, as std sets it), with a deep backlog.

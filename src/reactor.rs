@@ -25,7 +25,8 @@ use crate::conn::{Conn, Turn};
 use crate::driver::{Due, Ending, Limits, Phase, Setup, Shutdown};
 use crate::handlers::{AnyService, Next, Offer, Reason, Settings, Wakeup, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
-use crate::stats::{SharedStats, Stats};
+use crate::metrics::counts::{Cell, Local, Refusal};
+use crate::metrics::Board;
 use crate::stop::StopSignal;
 
 const STOP: Token = Token(0);
@@ -38,6 +39,7 @@ const EVENTS_PER_POLL: usize = 1024;
 struct Watched {
     offer: Offer,
     socket: TcpListener,
+    slot: usize,
 }
 
 /// Whether new clients are being taken. What is logged of a pause or a full house is kept by
@@ -83,6 +85,13 @@ impl Accepting {
         }
         retrying
     }
+}
+
+/// A new connection's service, and what the listener it came from says of it.
+struct Admitted {
+    service: AnyService,
+    slot: usize,
+    nodelay: bool,
 }
 
 /// A timer entry: when, and for which connection (slab key, serial).
@@ -165,8 +174,9 @@ pub(crate) struct Reactor {
     shutdown: Shutdown,
     stop: StopSignal,
     next_serial: u32,
-    stats: Stats,
-    shared: Arc<SharedStats>,
+    /// Counted here, published to the board once per turn.
+    counts: Local,
+    board: Arc<Board>,
     events: Events,
     /// The time as read after the last poll.
     now: Instant,
@@ -179,20 +189,30 @@ impl Reactor {
             settings,
             limits,
             mut stop,
-            stats: shared,
+            board,
         } = setup;
         let poll = Poll::new()?;
         let registry = poll.registry();
         registry.register(&mut stop.0, STOP, Interest::READABLE)?;
         let mut watched = Vec::with_capacity(listeners.len());
-        for (i, Listener { offer, socket, .. }) in listeners.into_iter().enumerate() {
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let Listener {
+                offer,
+                socket,
+                slot,
+                ..
+            } = listener;
             socket.set_nonblocking(true)?;
             let mut socket = TcpListener::from_std(socket);
             registry.register(&mut socket, Token(FIRST_LISTENER + i), Interest::READABLE)?;
-            watched.push(Watched { offer, socket });
+            watched.push(Watched {
+                offer,
+                socket,
+                slot,
+            });
         }
         let listeners = watched;
-        let shutdown = Shutdown::new(limits.shutdown_timeout);
+        let shutdown = Shutdown::new(limits.shutdown_timeout, limits.shutdown_delay);
         assert!(listeners.len() < FIRST_CONN - FIRST_LISTENER);
         Ok(Reactor {
             poll,
@@ -209,8 +229,8 @@ impl Reactor {
             shutdown,
             stop,
             next_serial: 0,
-            stats: Stats::default(),
-            shared,
+            counts: Local::new(&board.counts.names),
+            board,
             events: Events::with_capacity(EVENTS_PER_POLL),
             now: Instant::now(),
         })
@@ -264,7 +284,7 @@ impl Reactor {
         self.events = events;
         self.run_again(now);
         self.expire(now);
-        self.shared.publish(&self.stats);
+        self.counts.publish(&self.board.counts);
         Ok(self.ending())
     }
 
@@ -278,9 +298,10 @@ impl Reactor {
     pub fn cut(&mut self) {
         let now = Instant::now();
         if self.shutdown.requested(2, now).is_some() {
+            self.board.leave();
             self.stop_listening();
             self.close_all(Reason::Shutdown, now);
-            self.shared.publish(&self.stats);
+            self.counts.publish(&self.board.counts);
         }
     }
 
@@ -295,7 +316,7 @@ impl Reactor {
         if let Accepting::Paused { retry_at } = self.accepting {
             next = Some(next.map_or(retry_at, |t| t.min(retry_at)));
         }
-        if let Some(until) = self.shutdown.drain_deadline() {
+        if let Some(until) = self.shutdown.deadline() {
             next = Some(next.map_or(until, |t| t.min(until)));
         }
         next.map(|at| at.saturating_duration_since(now))
@@ -306,7 +327,7 @@ impl Reactor {
         let turn = conn.turn(
             &mut self.scratch,
             &self.settings,
-            &mut self.stats,
+            &self.counts,
             now,
             Wakeup::Ready,
         );
@@ -359,24 +380,33 @@ impl Reactor {
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            let name = listener.offer.name();
+            let (name, slot) = (listener.offer.name(), listener.slot);
             match listener.socket.accept() {
                 Ok((stream, peer)) if self.conns.len() >= self.limits.max_conns => {
                     drop((stream, peer)); // the client reads end-of-stream
-                    self.refuse(now);
+                    self.refuse(slot, now);
                 }
                 Ok((stream, peer)) => {
                     let peer = listen::client(peer);
                     let service = listener.offer.start(&self.settings, now);
                     let nodelay = listener.offer.wants_nodelay();
-                    self.admit(service, nodelay, stream, peer, now)
+                    self.admit(
+                        Admitted {
+                            service,
+                            slot,
+                            nodelay,
+                        },
+                        stream,
+                        peer,
+                        now,
+                    )
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => match listen::accept_failure(&e) {
                     AcceptFailure::Interrupted => {}
                     AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
                         skips += 1;
-                        self.stats.accept_errors += 1;
+                        self.counts.accept_errors.add(1);
                         log::debug!("{name}: accept: {e}: skipped");
                     }
                     AcceptFailure::Skip => return self.pause_accepting(name, e, now),
@@ -386,9 +416,9 @@ impl Reactor {
         }
     }
 
-    /// A client came over `--max-conns`, and was closed at once.
-    fn refuse(&mut self, now: Instant) {
-        self.stats.refused += 1;
+    /// A client of the service in `slot` came over `--max-conns`, and was closed at once.
+    fn refuse(&mut self, slot: usize, now: Instant) {
+        self.counts.refused(slot, Refusal::MaxConns);
         if self.accepting.took_client() {
             // The retry took a client: the pause is over, whatever the cap says.
             self.episodes.resumed(now);
@@ -398,8 +428,11 @@ impl Reactor {
 
     fn admit(
         &mut self,
-        service: AnyService,
-        nodelay: bool,
+        Admitted {
+            service,
+            slot,
+            nodelay,
+        }: Admitted,
         stream: TcpStream,
         peer: std::net::SocketAddr,
         now: Instant,
@@ -412,7 +445,7 @@ impl Reactor {
         self.next_serial = self.next_serial.wrapping_add(1);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        let mut conn = Conn::new(stream, peer, service, serial, now);
+        let mut conn = Conn::new(stream, peer, service, slot, serial, now);
         let due = conn.deadline(self.limits.idle_timeout, &self.settings);
         conn.arm(due);
         if let Err(e) = self.poll.registry().register(
@@ -426,14 +459,14 @@ impl Reactor {
             return;
         }
         entry.insert(conn);
-        self.stats.accepted += 1;
-        self.stats.open += 1;
+        self.counts.opened(slot);
         self.timers.arm(Entry(due, key, serial));
         log::debug!("{name} {peer}: accepted");
     }
 
     /// A failed retry goes on with the same episode (its start and first error stand).
     fn pause_accepting(&mut self, name: &str, error: io::Error, now: Instant) {
+        self.counts.accept_pauses.add(1);
         self.episodes.failed(name, error, self.conns.len(), now);
         self.accepting = Accepting::Paused {
             retry_at: now + ACCEPT_BACKOFF,
@@ -457,11 +490,9 @@ impl Reactor {
     fn close(&mut self, key: usize, reason: Reason, now: Instant) {
         // Closing the descriptor also removes it from the poll: no deregister call needed.
         let mut conn = self.conns.remove(key);
-        self.stats.open -= 1;
-        self.stats.closed += 1;
         // Before finishing: a service that ends its request forgets what it held.
-        self.stats.buffered -= conn.buffered() as u64;
-        conn.finish(reason, &mut self.scratch, &self.settings, now);
+        self.counts.rebuffered(conn.slot(), conn.buffered(), 0);
+        conn.finish(reason, &mut self.scratch, &self.settings, &self.counts, now);
         drop(conn);
         self.forget_stale_timers();
         match self.accepting {
@@ -486,8 +517,8 @@ impl Reactor {
             let conn = &mut self.conns[key];
             match conn.due(self.limits.idle_timeout, &self.settings, now) {
                 Some(Due::Service) => {
-                    let (scratch, stats) = (&mut self.scratch, &mut self.stats);
-                    let turn = conn.turn(scratch, &self.settings, stats, now, Wakeup::Deadline);
+                    let (scratch, counts) = (&mut self.scratch, &self.counts);
+                    let turn = conn.turn(scratch, &self.settings, counts, now, Wakeup::Deadline);
                     self.after_turn(key, turn, now);
                 }
                 Some(Due::Idle) => self.close(key, Reason::IdleTimeout, now),
@@ -503,15 +534,27 @@ impl Reactor {
         if self.accepting.retry_due(now) {
             self.resume_accepting(now);
         }
-        if !self.conns.is_empty() && self.shutdown.timed_out(now) {
-            let left = self.conns.len();
-            log::warn!("shutdown timeout: closing {left} connections still in flight");
-            self.close_all(Reason::Shutdown, now);
+        match self.shutdown.timed_out(now) {
+            Some(Phase::Draining) => self.begin_drain(now),
+            Some(_) if !self.conns.is_empty() => {
+                let left = self.conns.len();
+                log::warn!("shutdown timeout: closing {left} connections still in flight");
+                self.close_all(Reason::Shutdown, now);
+            }
+            _ => {}
         }
     }
 
     fn on_stop(&mut self, now: Instant) {
-        match self.shutdown.requested(self.stop.take(), now) {
+        let phase = self.shutdown.requested(self.stop.take(), now);
+        if phase.is_some() {
+            self.board.leave();
+        }
+        match phase {
+            Some(Phase::Leaving) => log::info!(
+                "stop requested: the health check fails from now; draining in {:?}",
+                self.limits.shutdown_delay
+            ),
             Some(Phase::Draining) => self.begin_drain(now),
             Some(Phase::Cut) => {
                 log::warn!(
@@ -587,18 +630,26 @@ mod tests {
                 offer: Offer::Echo,
                 socket,
                 passed: false,
+                slot: 0,
             }],
             settings: Settings::default(),
             limits: Limits {
                 idle_timeout: IDLE,
                 shutdown_timeout: Duration::from_secs(1),
+                shutdown_delay: Duration::ZERO,
                 max_conns: 10,
                 thread_stack: 0,
             },
             stop,
-            stats: Arc::default(),
+            board: Arc::new(Board::new(&["echo"], "reactor")),
         };
         (Reactor::new(setup).unwrap(), addr)
+    }
+
+    /// The counts as they are now, published as a turn's end would.
+    fn counted(reactor: &Reactor) -> crate::Stats {
+        reactor.counts.publish(&reactor.board.counts);
+        reactor.board.stats()
     }
 
     /// Turns the loop (each waiting at most a second) until `done`, at most 20 times.
@@ -609,14 +660,14 @@ mod tests {
             }
             reactor.turn(Some(Duration::from_secs(1))).unwrap();
         }
-        panic!("not done after 20 turns: {:?}", reactor.stats);
+        panic!("not done after 20 turns: {}", counted(reactor));
     }
 
     #[test]
     fn the_loop_closes_an_idle_connection_at_its_deadline_and_not_before() {
         let (mut reactor, addr) = reactor();
         let mut client = std::net::TcpStream::connect(addr).unwrap();
-        turn_until(&mut reactor, |r| r.stats.open == 1);
+        turn_until(&mut reactor, |r| counted(r).open == 1);
         let now = reactor.now;
         let wait = reactor.poll_timeout(now).expect("a deadline");
         assert!(
@@ -624,9 +675,9 @@ mod tests {
             "{wait:?}"
         );
         reactor.expire(now + IDLE - Duration::from_secs(5));
-        assert_eq!(reactor.stats.open, 1, "not idle long enough");
+        assert_eq!(counted(&reactor).open, 1, "not idle long enough");
         reactor.expire(now + IDLE);
-        assert_eq!((reactor.stats.open, reactor.stats.closed), (0, 1));
+        assert_eq!((counted(&reactor).open, counted(&reactor).closed), (0, 1));
         assert_eq!(
             reactor.poll_timeout(now + IDLE),
             None,
@@ -653,11 +704,15 @@ mod tests {
         // The listener's event comes, and is not acted on during the pause.
         reactor.turn(Some(Duration::ZERO)).unwrap();
         reactor.accept(0, now);
-        assert_eq!(reactor.stats.accepted, 0);
+        assert_eq!(counted(&reactor).accepted, 0);
         reactor.expire(now + ACCEPT_BACKOFF - Duration::from_millis(1));
-        assert_eq!(reactor.stats.accepted, 0, "still backing off");
+        assert_eq!(counted(&reactor).accepted, 0, "still backing off");
         reactor.expire(now + ACCEPT_BACKOFF);
-        assert_eq!(reactor.stats.accepted, 3, "the retry drained the backlog");
+        assert_eq!(
+            counted(&reactor).accepted,
+            3,
+            "the retry drained the backlog"
+        );
         assert_eq!(reactor.accepting, Accepting::Open);
     }
 

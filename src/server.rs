@@ -16,10 +16,11 @@ use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Offer, Persistence, Service, Settings};
 use crate::listen::{self, Listener};
 use crate::logging::access;
+use crate::metrics::Board;
 use crate::models;
 use crate::reactor::Reactor;
 use crate::root::Root;
-use crate::stats::{SharedStats, Stats};
+use crate::stats::Stats;
 use crate::stop::{self, Stopper};
 use crate::sys;
 
@@ -145,6 +146,14 @@ impl Builder {
         self
     }
 
+    /// Serves the operator's view on `addr`: `GET /metrics` (the Prometheus text format) and
+    /// `GET /health` (`200 ok` while serving, `503 draining` from a stop request on). Served
+    /// by the same model as the services, its connections count as the `metrics` service's.
+    pub fn metrics(mut self, addr: impl Into<Listen>) -> Builder {
+        self.config.metrics.push(addr.into());
+        self
+    }
+
     /// How connections are served (default: [`Model::Reactor`]).
     pub fn model(mut self, model: Model) -> Builder {
         self.config.model = model;
@@ -185,6 +194,14 @@ impl Builder {
     /// (default [`defaults::SHUTDOWN_TIMEOUT`](crate::defaults::SHUTDOWN_TIMEOUT)).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
         self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful stop keeps serving everything, with the health check failing,
+    /// before it stops accepting and drains: time for a balancer to notice and send clients
+    /// elsewhere (default: none). A second stop request cuts it short.
+    pub fn shutdown_delay(mut self, delay: Duration) -> Builder {
+        self.config.shutdown_delay = delay;
         self
     }
 
@@ -271,9 +288,32 @@ impl Server {
             })?),
             None => None,
         };
+        // One slot among the counts per service name, in the order first given.
+        let mut names: Vec<&'static str> = Vec::new();
+        for name in config.services.iter().map(|(offer, _)| offer.name()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if !config.metrics.is_empty() {
+            names.push("metrics");
+        }
+        if names.len() > usize::from(u16::MAX) {
+            return Err(StartError::Invalid(format!(
+                "{} services by name: at most 65535",
+                names.len()
+            )));
+        }
+        let board = Arc::new(Board::new(&names, config.model.name()));
+        let offers = config.services.into_iter().chain(
+            config
+                .metrics
+                .into_iter()
+                .map(|listen| (Offer::Metrics(Arc::clone(&board)), listen)),
+        );
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for (offer, listen) in config.services {
+        for (offer, listen) in offers {
             let service = offer.name();
             let passed = matches!(listen, Listen::Socket(_));
             let socket = match listen {
@@ -287,10 +327,12 @@ impl Server {
                 })?,
             };
             addrs.push((service, socket.local_addr()?));
+            let slot = names.iter().position(|&n| n == service).unwrap_or(0);
             listeners.push(Listener {
                 offer,
                 socket,
                 passed,
+                slot,
             });
         }
         let max_conns = match config.max_conns {
@@ -322,11 +364,12 @@ impl Server {
             limits: Limits {
                 idle_timeout: config.idle_timeout,
                 shutdown_timeout: config.shutdown_timeout,
+                shutdown_delay: config.shutdown_delay,
                 max_conns,
                 thread_stack: config.thread_stack,
             },
             stop,
-            stats: Arc::new(SharedStats::default()),
+            board,
         };
         Ok(Server {
             model: config.model,
@@ -362,13 +405,13 @@ impl Server {
             ..
         } = self;
         announce(model, &setup);
-        let stats = Arc::clone(&setup.stats);
+        let board = Arc::clone(&setup.board);
         let ending = match model {
             Model::Reactor => Reactor::new(setup)?.run(),
             Model::Threads => models::threads::run(setup),
             Model::Iterative => models::iterative::run(setup),
         }?;
-        log::info!("stopped: {}", stats.snapshot());
+        log::info!("stopped: {}", board.stats());
         Ok(ending)
     }
 
@@ -376,14 +419,14 @@ impl Server {
     pub fn spawn(self) -> io::Result<Handle> {
         let addrs = self.addrs.clone();
         let stopper = self.stopper.clone();
-        let stats = Arc::clone(&self.setup.stats);
+        let board = Arc::clone(&self.setup.board);
         let thread = std::thread::Builder::new()
             .name(format!("tcpserve-{}", self.model.name()))
             .spawn(move || self.run())?;
         Ok(Handle {
             addrs,
             stopper,
-            stats,
+            board,
             thread: Some(thread),
         })
     }
@@ -398,12 +441,12 @@ impl Server {
             )));
         }
         announce(self.model, &self.setup);
-        let stats = Arc::clone(&self.setup.stats);
+        let board = Arc::clone(&self.setup.board);
         Ok(EventLoop {
             reactor: Reactor::new(self.setup)?,
             addrs: self.addrs,
             stopper: self.stopper,
-            stats,
+            board,
             ended: None,
         })
     }
@@ -443,7 +486,7 @@ impl Addrs {
 pub struct Handle {
     addrs: Addrs,
     stopper: Stopper,
-    stats: Arc<SharedStats>,
+    board: Arc<Board>,
     thread: Option<JoinHandle<io::Result<Ending>>>,
 }
 
@@ -460,7 +503,7 @@ impl Handle {
 
     /// The counters as last published (once per turn of the loop).
     pub fn stats(&self) -> Stats {
-        self.stats.snapshot()
+        self.board.stats()
     }
 
     /// Something that can ask the server to stop, from any thread or a signal handler.
@@ -537,7 +580,7 @@ pub struct EventLoop {
     reactor: Reactor,
     addrs: Addrs,
     stopper: Stopper,
-    stats: Arc<SharedStats>,
+    board: Arc<Board>,
     ended: Option<Ending>,
 }
 
@@ -551,7 +594,7 @@ impl EventLoop {
             self.reactor.read_clock();
             self.ended = self.reactor.turn(timeout)?;
             if self.ended.is_some() {
-                log::info!("stopped: {}", self.stats.snapshot());
+                log::info!("stopped: {}", self.board.stats());
             }
         }
         Ok(self.ended)
@@ -569,7 +612,7 @@ impl EventLoop {
 
     /// The counters, as of the last turn.
     pub fn stats(&self) -> Stats {
-        self.stats.snapshot()
+        self.board.stats()
     }
 
     /// Something that can ask the loop to stop, from any thread or a signal handler; the stop

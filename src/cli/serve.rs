@@ -105,6 +105,20 @@ fn serve_options() -> Options {
     );
     opts.optopt(
         "",
+        "shutdown-delay",
+        "on the first SIGINT/SIGTERM, serve on for SECS with /health failing (so a balancer \
+         sends clients elsewhere), then drain (default 0)",
+        "SECS",
+    );
+    opts.optmulti(
+        "",
+        "metrics",
+        "serve GET /metrics (Prometheus) and GET /health on ADDR; repeat for more addresses \
+         (default: none)",
+        "ADDR",
+    );
+    opts.optopt(
+        "",
         "model",
         "how connections are served: reactor (one event loop), threads (a thread per \
          connection) or iterative (one client at a time) (default reactor)",
@@ -309,6 +323,12 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     if let Some(v) = m.opt_str("shutdown-timeout") {
         shutdown_timeout = parse_secs("--shutdown-timeout", &v, true)?;
         builder = builder.shutdown_timeout(shutdown_timeout);
+    }
+    if let Some(v) = m.opt_str("shutdown-delay") {
+        builder = builder.shutdown_delay(parse_secs("--shutdown-delay", &v, true)?);
+    }
+    for addr in m.opt_strs("metrics") {
+        builder = builder.metrics(parse_addr("--metrics", &addr)?);
     }
     builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
     if let Some(v) = m.opt_str("access-log-format") {

@@ -13,6 +13,7 @@
 
 pub mod echo;
 pub mod files;
+mod metrics;
 mod pending;
 mod proxied;
 #[cfg(any(test, fuzzing))]
@@ -29,10 +30,13 @@ use std::time::{Duration, Instant};
 
 pub use echo::Echo;
 pub use files::Files;
+use metrics::Metrics;
 pub use pending::Pending;
 use proxied::Proxied;
 
 use crate::logging::access;
+use crate::metrics::counts::{Tally, Uncounted};
+use crate::metrics::Board;
 use crate::root::Root;
 use crate::sys;
 
@@ -186,6 +190,9 @@ pub(crate) enum Offer {
     Files,
     /// An embedding program's own service, by its name.
     User(&'static str, Arc<MakeService>),
+    /// The operator's view: the metrics and the health check of the server posting on the
+    /// board.
+    Metrics(Arc<Board>),
 }
 
 impl fmt::Debug for Offer {
@@ -200,6 +207,7 @@ impl Offer {
             Offer::Echo => "echo",
             Offer::Files => "files",
             Offer::User(name, _) => name,
+            Offer::Metrics(_) => "metrics",
         }
     }
 
@@ -216,6 +224,10 @@ impl Offer {
             Offer::Echo => AnyService::Echo(Echo::new()),
             Offer::Files => AnyService::Files(Files::new(settings, now)),
             Offer::User(name, make) => AnyService::User(name, make()),
+            // The balancer's health checks and the scraper come straight, not through it.
+            Offer::Metrics(board) => {
+                return AnyService::Metrics(Box::new(Metrics::new(Arc::clone(board))))
+            }
         };
         if settings.proxy_protocol {
             AnyService::Proxied(Box::new(Proxied::new(service, settings, now)))
@@ -233,6 +245,8 @@ pub(crate) enum AnyService {
     User(&'static str, Box<dyn Service>),
     /// Any of them behind a load balancer (`--proxy-protocol`).
     Proxied(Box<Proxied>),
+    /// Boxed: a connection holding a built-in service stays small.
+    Metrics(Box<Metrics>),
 }
 
 impl fmt::Debug for AnyService {
@@ -248,6 +262,7 @@ impl AnyService {
             AnyService::Files(_) => "files",
             AnyService::User(name, _) => name,
             AnyService::Proxied(proxied) => proxied.name(),
+            AnyService::Metrics(_) => "metrics",
         }
     }
 
@@ -259,12 +274,19 @@ impl AnyService {
         }
     }
 
+    /// Still waiting for the PROXY header that must come first: a connection that ends now
+    /// was refused.
+    pub(crate) fn awaiting_proxy_header(&self) -> bool {
+        matches!(self, AnyService::Proxied(proxied) if proxied.awaiting_header())
+    }
+
     fn get(&self) -> &dyn Service {
         match self {
             AnyService::Echo(echo) => echo,
             AnyService::Files(files) => files,
             AnyService::User(_, service) => service.as_ref(),
             AnyService::Proxied(proxied) => proxied.as_ref(),
+            AnyService::Metrics(metrics) => metrics.as_ref(),
         }
     }
 
@@ -274,6 +296,7 @@ impl AnyService {
             AnyService::Files(files) => files,
             AnyService::User(_, service) => service.as_mut(),
             AnyService::Proxied(proxied) => proxied.as_mut(),
+            AnyService::Metrics(metrics) => metrics.as_mut(),
         }
     }
 
@@ -385,6 +408,8 @@ pub struct Ctx<'a> {
     pub(crate) clock: Clock,
     /// The client, for the access log.
     pub(crate) peer: SocketAddr,
+    /// Where what the service answered is counted.
+    pub(crate) tally: &'a dyn Tally,
 }
 
 impl<'a> Ctx<'a> {
@@ -396,21 +421,36 @@ impl<'a> Ctx<'a> {
             settings,
             clock: Clock::Live,
             peer,
+            tally: &Uncounted,
         }
     }
 
-    /// A context whose time is `now` for the whole turn (a nonblocking turn is short).
+    /// A context whose time is `now` for the whole turn (a nonblocking turn is short), counting
+    /// into `tally`.
     pub(crate) fn at(
         scratch: &'a mut [u8],
         settings: &'a Settings,
         peer: SocketAddr,
         now: Instant,
+        tally: &'a dyn Tally,
     ) -> Ctx<'a> {
         Ctx {
             scratch,
             settings,
             clock: Clock::Turn(now),
             peer,
+            tally,
+        }
+    }
+
+    /// The same context for another peer (the client a PROXY header named).
+    pub(crate) fn for_peer(&mut self, peer: SocketAddr) -> Ctx<'_> {
+        Ctx {
+            scratch: &mut *self.scratch,
+            settings: self.settings,
+            clock: self.clock,
+            peer,
+            tally: self.tally,
         }
     }
 

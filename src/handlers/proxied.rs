@@ -45,6 +45,11 @@ impl Proxied {
         self.inner.name()
     }
 
+    /// Still reading the header.
+    pub(crate) fn awaiting_header(&self) -> bool {
+        matches!(self.stage, Stage::Header { .. })
+    }
+
     /// The client the header named, once it has.
     pub(crate) fn client(&self) -> Option<SocketAddr> {
         match &self.stage {
@@ -101,12 +106,7 @@ impl Proxied {
         let Stage::Passing { rest, client } = &mut self.stage else {
             return Next::Wait;
         };
-        let mut cx = Ctx {
-            scratch: &mut *cx.scratch,
-            settings: cx.settings,
-            clock: cx.clock,
-            peer: client.unwrap_or(cx.peer),
-        };
+        let mut cx = cx.for_peer(client.unwrap_or(cx.peer));
         let mut io = Replay { rest, io };
         turn(&mut self.inner, &mut io, &mut cx)
     }
@@ -162,12 +162,7 @@ impl Service for Proxied {
 
     fn abandon(&mut self, reason: Reason, cx: &mut Ctx) {
         if let Stage::Passing { client, .. } = &self.stage {
-            let mut cx = Ctx {
-                scratch: &mut *cx.scratch,
-                settings: cx.settings,
-                clock: cx.clock,
-                peer: client.unwrap_or(cx.peer),
-            };
+            let mut cx = cx.for_peer(client.unwrap_or(cx.peer));
             self.inner.abandon(reason, &mut cx);
         }
     }

@@ -183,6 +183,23 @@ struct Shared {
     unreported: AtomicU64,
 }
 
+/// Lines every sink of the process has lost, for the metrics.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Log lines lost so far by every destination of the process (0 when it logs elsewhere: an
+/// embedding program with its own logger).
+pub fn dropped_in_process() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+impl Shared {
+    /// `lines` lines were lost.
+    fn dropped(&self, lines: u64) {
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+        DROPPED.fetch_add(lines, Ordering::Relaxed);
+    }
+}
+
 #[derive(Debug, Default)]
 struct Queue {
     lines: Vec<u8>,
@@ -258,7 +275,7 @@ impl Sink {
         let mut queue = lock(&self.shared.queue);
         if queue.lines.len() + line.len() > CAPACITY {
             queue.refused += 1;
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.dropped(1);
             return;
         }
         queue.lines.extend_from_slice(line);
@@ -484,7 +501,7 @@ impl Writer {
             self.dangling = true;
         }
         let lines = lines_in(&batch[whole..]);
-        self.shared.dropped.fetch_add(lines, Ordering::Relaxed);
+        self.shared.dropped(lines);
         self.lost.add(lines, why);
     }
 }

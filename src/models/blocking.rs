@@ -155,7 +155,8 @@ pub(crate) fn serve(
     if offer.wants_nodelay() {
         let _ = stream.set_nodelay(true);
     }
-    let stats = reg.stats();
+    let (counts, slot) = (reg.counts(), reg.slot());
+    counts.opened(slot);
     let mut now = Instant::now();
     let mut service = offer.start(settings, now);
     let mut progress = Progress::new(now);
@@ -184,7 +185,7 @@ pub(crate) fn serve(
             reg.rest();
             // A stop that began while this connection was busy found it so and left it:
             // now at rest, it ends rather than wait in a read for the idle timeout.
-            if reg.phase() != Phase::Serving {
+            if !reg.phase().accepts() {
                 break Reason::Shutdown;
             }
         } else if !reg.busy() {
@@ -202,11 +203,12 @@ pub(crate) fn serve(
             settings,
             clock: Clock::Live,
             peer,
+            tally: counts,
         };
         let next = service.turn(wakeup, &mut io, &mut ctx);
         let moved = io.moved;
-        stats.moved(moved.bytes_in + moved.dropped, moved.bytes_out);
-        stats.rebuffered(before, service.buffered());
+        counts.moved(slot, moved.bytes_in + moved.dropped, moved.bytes_out);
+        counts.rebuffered(slot, before, service.buffered());
         now = Instant::now();
         progress.record(&moved, now);
         if reg.was_cut() {
@@ -224,7 +226,8 @@ pub(crate) fn serve(
             None => Wakeup::Ready,
         };
     };
-    stats.rebuffered(service.buffered(), 0);
+    counts.rebuffered(slot, service.buffered(), 0);
     let fd = stream.as_raw_fd();
-    driver::finish(&mut service, reason, fd, scratch, settings, peer, now);
+    let mut cx = Ctx::at(scratch, settings, peer, now, counts);
+    driver::finish(&mut service, reason, fd, &mut cx, counts, slot);
 }

@@ -26,7 +26,8 @@ use slab::Slab;
 use crate::driver::{Ending, Limits, Phase, Setup, Shutdown};
 use crate::handlers::Settings;
 use crate::listen::Listener;
-use crate::stats::SharedStats;
+use crate::metrics::counts::Shared;
+use crate::metrics::Board;
 use crate::stop::StopSignal;
 use crate::sys;
 
@@ -48,10 +49,10 @@ pub fn serve(
         settings,
         limits,
         mut stop,
-        stats,
+        board,
     } = setup;
-    let control = Control::new(stats)?;
-    let shutdown_timeout = limits.shutdown_timeout;
+    let control = Control::new(board)?;
+    let shutdown = Shutdown::new(limits.shutdown_timeout, limits.shutdown_delay);
     let own: Vec<RawFd> = listeners
         .iter()
         .filter(|l| !l.passed)
@@ -62,7 +63,7 @@ pub fn serve(
         listener.socket.set_nonblocking(true)?;
     }
     let workers = start(listeners, settings, limits, &control)?;
-    let ending = control.run(&mut stop, &own, shutdown_timeout);
+    let ending = control.run(&mut stop, &own, shutdown);
     for worker in workers {
         let _ = worker.join();
     }
@@ -159,7 +160,7 @@ pub struct Control {
     /// it wakes every acceptor (`halt_fd`).
     halt_tx: UnixStream,
     halt_rx: UnixStream,
-    stats: Arc<SharedStats>,
+    board: Arc<Board>,
 }
 
 /// A connection's place in the registry; dropping it leaves the registry. Drop it before the
@@ -169,10 +170,12 @@ pub struct Registration {
     control: Arc<Control>,
     key: usize,
     state: Arc<ConnState>,
+    /// The connection's service's place among the counts.
+    slot: usize,
 }
 
 impl Control {
-    pub fn new(stats: Arc<SharedStats>) -> io::Result<Arc<Control>> {
+    pub fn new(board: Arc<Board>) -> io::Result<Arc<Control>> {
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
@@ -184,20 +187,22 @@ impl Control {
             wake_rx,
             halt_tx,
             halt_rx,
-            stats,
+            board,
         }))
     }
 
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::SeqCst) {
-            0 => Phase::Serving,
-            1 => Phase::Draining,
-            _ => Phase::Cut,
-        }
+        Phase::from_u8(self.phase.load(Ordering::SeqCst))
     }
 
-    pub fn stats(&self) -> &SharedStats {
-        &self.stats
+    /// The counts, where the connection threads count as they go.
+    pub fn counts(&self) -> &Shared {
+        &self.board.counts
+    }
+
+    /// How many connections are registered now.
+    pub fn open_now(&self) -> usize {
+        self.lock().len()
     }
 
     /// Readable once the server stops taking clients: acceptors wait on it beside their
@@ -217,16 +222,17 @@ impl Control {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Enters a new connection, unless the server is stopping or already holds `cap`
-    /// connections (checked under the registry's lock, so acceptors racing each other cannot
-    /// both take the last place).
+    /// Enters a new connection of the service in `slot`, unless the server is stopping or
+    /// already holds `cap` connections (checked under the registry's lock, so acceptors racing
+    /// each other cannot both take the last place).
     pub fn register(
         self: &Arc<Self>,
         stream: &TcpStream,
+        slot: usize,
         cap: usize,
     ) -> Result<Registration, Refused> {
         let mut live = self.lock();
-        if self.phase() != Phase::Serving {
+        if !self.phase().accepts() {
             return Err(Refused::Stopping);
         }
         if live.len() >= cap {
@@ -237,25 +243,46 @@ impl Control {
             fd: stream.as_raw_fd(),
             state: Arc::clone(&state),
         });
-        self.stats.opened();
         Ok(Registration {
             control: Arc::clone(self),
             key,
             state,
+            slot,
         })
     }
 
     /// Serves as controller until the server has stopped, moving through the phases as
     /// [`Shutdown`] says.
-    pub fn run(&self, stop: &mut StopSignal, own: &[RawFd], timeout: Duration) -> Ending {
+    pub fn run(&self, stop: &mut StopSignal, own: &[RawFd], mut shutdown: Shutdown) -> Ending {
         let stop_fd = stop.0.as_raw_fd();
-        let mut shutdown = Shutdown::new(timeout);
-        let phase = loop {
+        let mut phase = loop {
             let _ = sys::wait_readable(&[stop_fd], None);
             if let Some(phase) = shutdown.requested(stop.take(), Instant::now()) {
                 break phase;
             }
         };
+        self.board.leave();
+        if phase == Phase::Leaving {
+            // Serving on as before, until the delay is over or a second request cuts.
+            self.set_phase(Phase::Leaving);
+            log::info!("stop requested: the health check fails from now; draining after the delay");
+            phase = loop {
+                let now = Instant::now();
+                if let Some(next) = shutdown.timed_out(now) {
+                    break next;
+                }
+                let left = shutdown
+                    .deadline()
+                    .map(|until| until.saturating_duration_since(now));
+                let _ = sys::wait_readable(&[stop_fd], left);
+                if let Some(next) = shutdown.requested(stop.take(), Instant::now()) {
+                    break next;
+                }
+            };
+        }
+        let timeout = shutdown
+            .deadline()
+            .map(|until| until.saturating_duration_since(Instant::now()));
         // The phase first, so an accept that slips through is not served; then the kernel
         // refuses new clients on the server's own listeners, and the halt pipe wakes the
         // acceptors, which return and close theirs.
@@ -277,17 +304,18 @@ impl Control {
             live.iter().filter(|(_, c)| !c.state.was_cut()).count()
         };
         log::info!(
-            "shutting down: no longer accepting; waiting up to {timeout:?} for {in_flight} connections in flight"
+            "shutting down: no longer accepting; waiting up to {:?} for {in_flight} connections in flight",
+            timeout.unwrap_or_default()
         );
         loop {
             let now = Instant::now();
             if let Some(ending) = shutdown.ending(self.lock().is_empty()) {
                 return ending;
             }
-            if shutdown.timed_out(now) {
+            if shutdown.timed_out(now).is_some() {
                 return self.cut("shutdown timeout", Ending::Graceful);
             }
-            let until = shutdown.drain_deadline().expect("draining");
+            let until = shutdown.deadline().expect("draining");
             let wake_fd = self.wake_rx.as_raw_fd();
             let left = until.saturating_duration_since(now);
             let _ = sys::wait_readable(&[stop_fd, wake_fd], Some(left));
@@ -342,16 +370,21 @@ impl Registration {
         self.control.phase()
     }
 
-    pub fn stats(&self) -> &SharedStats {
-        &self.control.stats
+    /// Where the connection's thread counts.
+    pub fn counts(&self) -> &Shared {
+        self.control.counts()
+    }
+
+    /// The connection's service's place among the counts.
+    pub fn slot(&self) -> usize {
+        self.slot
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         self.control.lock().remove(self.key);
-        self.control.stats.closed();
-        if self.control.phase() != Phase::Serving {
+        if !self.control.phase().accepts() {
             let _ = (&self.control.wake_tx).write(&[1]);
         }
     }

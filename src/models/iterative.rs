@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use super::blocking;
 use super::control::{self, Control};
-use crate::driver::{Ending, Limits, Phase, Setup};
+use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
+use crate::metrics::counts::Cell;
 use crate::sys;
 
 pub fn run(setup: Setup) -> io::Result<Ending> {
@@ -45,7 +46,7 @@ fn serve_in_turn(
     let mut skips = 0;
     loop {
         let ready = sys::wait_readable(&fds, None);
-        if control.phase() != Phase::Serving {
+        if !control.phase().accepts() {
             return;
         }
         let ready = match ready {
@@ -65,7 +66,7 @@ fn serve_in_turn(
                     let peer = listen::client(peer);
                     episodes.resumed(Instant::now());
                     // One at a time: the cap is moot.
-                    let Ok(reg) = control.register(&stream, usize::MAX) else {
+                    let Ok(reg) = control.register(&stream, listener.slot, usize::MAX) else {
                         return;
                     };
                     let (offer, idle) = (&listener.offer, limits.idle_timeout);
@@ -77,11 +78,12 @@ fn serve_in_turn(
                     AcceptFailure::Interrupted => {}
                     AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
                         skips += 1;
-                        control.stats().accept_error();
+                        control.counts().accept_errors.add(1);
                         log::debug!("{}: accept: {e}: skipped", listener.offer.name());
                     }
                     AcceptFailure::Skip | AcceptFailure::Pause => {
                         skips = 0;
+                        control.counts().accept_pauses.add(1);
                         episodes.failed(listener.offer.name(), e, 0, Instant::now());
                         thread::sleep(ACCEPT_BACKOFF);
                     }

@@ -12,10 +12,11 @@ use std::time::Instant;
 
 use super::blocking;
 use super::control::{self, Control, Refused, Registration};
-use crate::driver::{Ending, Limits, Phase, Setup};
-use crate::handlers::{Offer, Settings, SCRATCH_SIZE};
+use crate::driver::{Ending, Limits, Setup};
+use crate::handlers::{Settings, SCRATCH_SIZE};
 use crate::listen::{self, AcceptFailure, Episodes, Listener, ACCEPT_BACKOFF};
 use crate::logging::{Held, Throttle};
+use crate::metrics::counts::{Cell, Refusal};
 use crate::sys;
 
 /// What every connection thread reads.
@@ -54,12 +55,12 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
     let mut skips = 0;
     loop {
         let ready = sys::wait_readable(&fds, None);
-        if control.phase() != Phase::Serving {
+        if !control.phase().accepts() {
             return;
         }
         if let Err(e) = ready {
             // Out of memory or the like: wait rather than spin.
-            let open = control.stats().open_now() as usize;
+            let open = control.open_now();
             episodes.failed(offer.name(), e, open, Instant::now());
             thread::sleep(ACCEPT_BACKOFF);
             continue;
@@ -70,14 +71,14 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
                 let peer = listen::client(peer);
                 episodes.resumed(Instant::now());
                 // Accepted sockets do not inherit O_NONBLOCK on Linux: this one blocks.
-                match control.register(&stream, shared.limits.max_conns) {
+                match control.register(&stream, listener.slot, shared.limits.max_conns) {
                     Ok(reg) => {
                         episodes.room(Instant::now());
-                        start(offer, Served { reg, stream }, peer, shared);
+                        start(listener, control, Served { reg, stream }, peer, shared);
                     }
                     // Dropping the stream closes it: the client reads end-of-stream.
                     Err(Refused::Full(open)) => {
-                        control.stats().refused();
+                        control.counts().refused(listener.slot, Refusal::MaxConns);
                         episodes.refused(open, Instant::now());
                     }
                     Err(Refused::Stopping) => return,
@@ -88,12 +89,13 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
                 AcceptFailure::Interrupted => {}
                 AcceptFailure::Skip if skips < listen::SKIPS_BEFORE_PAUSE => {
                     skips += 1;
-                    control.stats().accept_error();
+                    control.counts().accept_errors.add(1);
                     log::debug!("{}: accept: {e}: skipped", offer.name());
                 }
                 AcceptFailure::Skip | AcceptFailure::Pause => {
                     skips = 0;
-                    let open = control.stats().open_now() as usize;
+                    control.counts().accept_pauses.add(1);
+                    let open = control.open_now();
                     episodes.failed(offer.name(), e, open, Instant::now());
                     thread::sleep(ACCEPT_BACKOFF);
                 }
@@ -103,7 +105,14 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>, control: &Arc<Control>
 }
 
 /// Starts the thread that serves one client; if none can be had, refuses that client.
-fn start(offer: &Offer, served: Served, peer: SocketAddr, shared: &Arc<Shared>) {
+fn start(
+    listener: &Listener,
+    control: &Control,
+    served: Served,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) {
+    let offer = &listener.offer;
     let thread_shared = Arc::clone(shared);
     let thread_offer = offer.clone();
     let spawned = thread::Builder::new()
@@ -127,6 +136,7 @@ fn start(offer: &Offer, served: Served, peer: SocketAddr, shared: &Arc<Shared>) 
             );
         });
     if let Err(e) = spawned {
+        control.counts().refused(listener.slot, Refusal::NoThread);
         static NO_THREAD: Throttle = Throttle::new();
         if let Some(held) = NO_THREAD.admit(std::time::Instant::now()) {
             log::warn!(

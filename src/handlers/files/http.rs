@@ -11,7 +11,6 @@
 //! each kind, requests cost no allocation.
 
 use std::mem;
-use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use super::super::{Ctx, Persistence, Reason, Settings, Transport};
@@ -24,6 +23,7 @@ use crate::http::request::{
 use crate::http::response::{self, Connection, ContentRange, Head};
 use crate::http::{mime, target};
 use crate::logging::access::{self, Access, Fields};
+use crate::metrics::counts::Method;
 use crate::root::Refusal;
 
 /// The largest head: a request line, its CRLF, the fields, the empty line.
@@ -149,16 +149,9 @@ impl Session {
 
     /// The driver closes the connection (idle timeout, shutdown): a response cut short is
     /// logged; a head never completed had no response to log.
-    pub(super) fn abandon(
-        &self,
-        reason: Reason,
-        peer: SocketAddr,
-        now: Instant,
-        settings: &Settings,
-    ) {
+    pub(super) fn abandon(&self, reason: Reason, ctx: &Ctx) {
         if let Stage::Answering(answer, since) = &self.stage {
-            let outcome = Outcome::Abandoned(reason);
-            self.log(answer, *since, outcome, peer, now, settings);
+            self.log(answer, *since, Outcome::Abandoned(reason), ctx);
         }
     }
 
@@ -264,7 +257,7 @@ impl Session {
         else {
             return None;
         };
-        self.log(&answer, since, outcome, ctx.peer, ctx.now(), ctx.settings);
+        self.log(&answer, since, outcome, ctx);
         self.out.clear();
         self.out_sent = 0;
         if outcome != Outcome::Sent || !answer.persist {
@@ -287,17 +280,17 @@ impl Session {
         None
     }
 
-    /// The request's access line, with why it was refused or cut short. Server-side failures
-    /// are warnings; a client's mistakes are not (a browser asks for `/favicon.ico` everywhere).
-    fn log(
-        &self,
-        answer: &Answer,
-        since: Instant,
-        outcome: Outcome,
-        peer: SocketAddr,
-        now: Instant,
-        settings: &Settings,
-    ) {
+    /// Counts the request, and writes its access line, with why it was refused or cut short.
+    /// Server-side failures are warnings; a client's mistakes are not (a browser asks for
+    /// `/favicon.ico` everywhere).
+    fn log(&self, answer: &Answer, since: Instant, outcome: Outcome, ctx: &Ctx) {
+        let (peer, now, settings) = (ctx.peer, ctx.now(), ctx.settings);
+        // The first line, as sent (empty lines before it skipped): a head the parser refused
+        // has no length, and its line is what the log must show.
+        let line = first_line(&self.input);
+        let method = line.split(|&b| b == b' ').next().unwrap_or_default();
+        let took = now.saturating_duration_since(since);
+        ctx.tally.http(Method::of(method), answer.status, took);
         let level = match outcome.level() {
             log::Level::Info if answer.status >= 500 => log::Level::Warn,
             level => level,
@@ -310,9 +303,6 @@ impl Session {
             (None, Outcome::Sent) => answer.text,
             (None, _) => 0,
         };
-        // The first line, as sent (empty lines before it skipped).
-        // The first line, from all that was received: a head the parser refused has no
-        // length, and its line is what the log must show.
         let input = &self.input[..];
         let why = LoggedReason(outcome, answer.note);
         let format = settings.access_format;
@@ -323,10 +313,10 @@ impl Session {
         let line = Access {
             time: answer.date,
             peer,
-            request: access::Request::Http(first_line(input)),
+            request: access::Request::Http(line),
             status: Some(answer.status),
             bytes: sent,
-            duration: now.saturating_duration_since(since),
+            duration: took,
             fields,
             reason: why.shown(),
         };

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::{Ctx, Next, Reason, Service, Settings, Transport};
 use crate::http::request::{self, looks_like_http, Detect};
+use crate::metrics::counts::RawResult;
 use crate::root::{Refusal, MAX_NAME};
 use http::Session;
 use raw::{Download, Input};
@@ -71,6 +72,21 @@ enum Outcome {
     /// The driver closed the connection (idle timeout, shutdown).
     Abandoned(Reason),
     Failed(io::ErrorKind),
+}
+
+impl Outcome {
+    /// How the metrics count a raw download that ended so.
+    fn result(self) -> RawResult {
+        match self {
+            Outcome::Sent => RawResult::Sent,
+            Outcome::Refused(_) => RawResult::Refused,
+            Outcome::ClientClosed => RawResult::ClientClosed,
+            Outcome::Truncated => RawResult::Truncated,
+            Outcome::RequestTimeout => RawResult::RequestTimeout,
+            Outcome::Abandoned(_) => RawResult::Abandoned,
+            Outcome::Failed(_) => RawResult::Failed,
+        }
+    }
 }
 
 impl std::fmt::Display for Outcome {
@@ -216,7 +232,7 @@ impl Service for Files {
                 State::Raw(download) => match download.pump(io, ctx) {
                     None => Flow::Wait,
                     Some(outcome) => {
-                        download.log(outcome, ctx.peer, ctx.now(), ctx.settings);
+                        download.log(outcome, ctx);
                         Flow::End {
                             reason: outcome.reason(),
                             linger: download.input == Input::Open,
@@ -251,7 +267,7 @@ impl Service for Files {
                         }
                     } else {
                         let outcome = Outcome::RequestTimeout;
-                        raw::log_access(buf, 0, *since, now, outcome, ctx.peer, ctx.settings);
+                        raw::log_access(buf, 0, *since, outcome, ctx);
                         self.state = State::Done(Outcome::RequestTimeout.reason());
                     }
                 } else if quiet_until.is_some_and(|q| q <= now) {
@@ -275,13 +291,12 @@ impl Service for Files {
 
     fn abandon(&mut self, reason: Reason, ctx: &mut Ctx) {
         let outcome = Outcome::Abandoned(reason);
-        let (peer, now, settings) = (ctx.peer, ctx.now(), ctx.settings);
         match &self.state {
             State::FirstLine { buf, since, .. } if !buf.is_empty() => {
-                raw::log_access(buf, 0, *since, now, outcome, peer, settings);
+                raw::log_access(buf, 0, *since, outcome, ctx);
             }
-            State::Raw(download) => download.log(outcome, peer, now, settings),
-            State::Http(session) => session.abandon(reason, peer, now, settings),
+            State::Raw(download) => download.log(outcome, ctx),
+            State::Http(session) => session.abandon(reason, ctx),
             _ => return,
         }
         self.state = State::Done(reason);
@@ -369,7 +384,7 @@ impl Files {
             Ok(download) => self.state = State::Raw(Box::new(download)),
             Err((name, refusal)) => {
                 let outcome = Outcome::Refused(refusal);
-                raw::log_access(&name, 0, since, ctx.now(), outcome, ctx.peer, ctx.settings);
+                raw::log_access(&name, 0, since, outcome, ctx);
                 self.close(outcome.reason(), input == Input::Open, io, ctx.now());
             }
         }

@@ -3,10 +3,9 @@
 //! it, and a reset loses the file's tail.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::super::{Ctx, Settings, Transport};
+use super::super::{Ctx, Transport};
 use super::body::Body;
 use super::Outcome;
 use crate::logging::access::{self, Access, Fields, Request};
@@ -63,23 +62,9 @@ impl Download {
         self.body.pump(io, ctx)
     }
 
-    /// The request's access line.
-    pub(super) fn log(
-        &self,
-        outcome: Outcome,
-        peer: SocketAddr,
-        now: Instant,
-        settings: &Settings,
-    ) {
-        log_access(
-            &self.name,
-            self.body.sent(),
-            self.since,
-            now,
-            outcome,
-            peer,
-            settings,
-        );
+    /// Counts the download and writes its access line.
+    pub(super) fn log(&self, outcome: Outcome, ctx: &Ctx) {
+        log_access(&self.name, self.body.sent(), self.since, outcome, ctx);
     }
 
     /// Reads and drops what the client sent after its name (nothing, usually: then no call is
@@ -98,17 +83,11 @@ impl Download {
     }
 }
 
-/// One raw request's access line: a warning when the server failed the client (a refusal is
-/// the client's doing, like HTTP's 404).
-pub(super) fn log_access(
-    name: &[u8],
-    sent: u64,
-    since: Instant,
-    now: Instant,
-    outcome: Outcome,
-    peer: SocketAddr,
-    settings: &Settings,
-) {
+/// Counts one raw request, and writes its access line: a warning when the server failed the
+/// client (a refusal is the client's doing, like HTTP's 404).
+pub(super) fn log_access(name: &[u8], sent: u64, since: Instant, outcome: Outcome, ctx: &Ctx) {
+    ctx.tally.raw(outcome.result());
+    let (peer, now, settings) = (ctx.peer, ctx.now(), ctx.settings);
     let level = outcome.level();
     if !access::enabled(level) {
         return;
