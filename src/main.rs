@@ -18,6 +18,7 @@ commands:
   send     send a message to an echo server and print the reply
   get      download a file from a files server
   bench    measure a server: echo, file or idle load
+  stats    show a running server's metrics (--metrics ADDR)
 
 'tcpserve <command> --help' shows a command's options; 'tcpserve --version' the version.";
 
@@ -35,6 +36,10 @@ fn main() -> ExitCode {
         Some("get") => {
             cli::init_interactive_logging();
             cli::get::command(rest)
+        }
+        Some("stats") => {
+            cli::init_interactive_logging();
+            cli::stats::command(rest)
         }
         Some("bench") => {
             cli::init_interactive_logging();

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod get;
 pub mod send;
 pub mod serve;
+pub mod stats;
 pub mod user;
 
 use std::ffi::OsString;

@@ -126,7 +126,7 @@ fn receive(
 /// Copies `from` into `out` until `from` ends, counting on `progress`; returns the bytes
 /// copied. The progress line, if drawn, is ended either way.
 pub fn copy(
-    from: &mut impl Read,
+    from: &mut (impl Read + ?Sized),
     out: &mut File,
     progress: &mut Progress,
 ) -> Result<u64, ClientError> {
@@ -151,7 +151,7 @@ pub fn copy(
 
 /// One read into `buf`, retried if interrupted; an error says `what` was being received.
 pub fn read_some(
-    from: &mut impl Read,
+    from: &mut (impl Read + ?Sized),
     buf: &mut [u8],
     what: &'static str,
 ) -> Result<usize, ClientError> {

@@ -3,6 +3,7 @@
 pub mod get;
 pub mod http;
 pub mod send;
+pub mod stats;
 
 use std::fmt;
 use std::io;

@@ -416,23 +416,10 @@ fn fetch(url: &Url, partial: &mut Partial, options: &Options) -> Result<How, Cli
     };
     partial.file.set_len(at).map_err(output)?;
     partial.file.seek(SeekFrom::Start(at)).map_err(output)?;
-    let mut body = (&buf[body_start..filled]).chain(&mut stream);
+    let body = (&buf[body_start..filled]).chain(&mut stream);
     let mut progress = Progress::new(options.progress, total, at);
     let file = &mut partial.file;
-    match framing {
-        Framing::Length(want) => {
-            let got = get::copy(&mut (&mut body).take(want), file, &mut progress)?;
-            if got < want {
-                return Err(HttpError::ShortBody { got, want }.into());
-            }
-        }
-        Framing::Chunked => {
-            get::copy(&mut Chunked::new(BufReader::new(body)), file, &mut progress)?;
-        }
-        Framing::UntilClose => {
-            get::copy(&mut body, file, &mut progress)?;
-        }
-    }
+    read_body(body, framing, |body| get::copy(body, file, &mut progress))?;
     if let Some(total) = total {
         let size = file.metadata().map_err(output)?.len();
         if size != total {
@@ -446,9 +433,36 @@ fn fetch(url: &Url, partial: &mut Partial, options: &Options) -> Result<How, Cli
     })
 }
 
+/// Hands `sink` the body that `rest` (what was read past the head, then the connection)
+/// holds as `framing` delimits it; a body shorter than its length is an error.
+pub fn read_body<E: From<HttpError>>(
+    rest: impl Read,
+    framing: Framing,
+    mut sink: impl FnMut(&mut dyn Read) -> Result<u64, E>,
+) -> Result<(), E> {
+    match framing {
+        Framing::Length(want) => {
+            let got = sink(&mut rest.take(want))?;
+            if got < want {
+                return Err(HttpError::ShortBody { got, want }.into());
+            }
+        }
+        Framing::Chunked => {
+            sink(&mut Chunked::new(BufReader::new(rest)))?;
+        }
+        Framing::UntilClose => {
+            sink(&mut { rest })?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads up to the end of the final (non-1xx) response head into `buf`: returns the head,
 /// where its body starts in `buf`, and how much of `buf` is filled.
-fn read_head(stream: &mut impl Read, buf: &mut [u8]) -> Result<(Head, usize, usize), ClientError> {
+pub fn read_head(
+    stream: &mut impl Read,
+    buf: &mut [u8],
+) -> Result<(Head, usize, usize), ClientError> {
     let (mut start, mut filled) = (0, 0);
     // Parsing again is worth it only when a line may have ended since.
     let mut newline = false;
