@@ -102,9 +102,6 @@ impl Conn {
     pub fn slot(&self) -> usize {
         usize::from(self.slot)
     }
-    pub fn buffered(&self) -> usize {
-        self.service.buffered()
-    }
     pub fn at_rest(&self) -> bool {
         self.service.at_rest()
     }

@@ -132,7 +132,7 @@ impl Progress {
 }
 
 /// Ends a connection's service for `reason`, before its socket `fd` closes, and counts it as
-/// closed under the service in `slot`. For the driver's own reasons (idle, shutdown), a
+/// closed under the service in `slot` (what it held for its client too). For the driver's own reasons (idle, shutdown), a
 /// service cut mid-answer gets a reset rather than a FIN, so the peer cannot take what it got
 /// for all of it, and the service logs what it loses. Then the one line for the connection's
 /// end.
@@ -144,16 +144,19 @@ pub(crate) fn finish<C: Cell>(
     counts: &Counts<C>,
     slot: usize,
 ) {
+    // First: a service that ends its request forgets what it held.
+    counts.rebuffered(slot, service.buffered(), 0);
     if matches!(reason, Reason::IdleTimeout | Reason::Shutdown) {
         if service.mid_answer() {
             sys::reset_on_close(fd);
         }
         service.abandon(reason, cx); // a proxied one tells its own the client
     }
-    if service.awaiting_proxy_header() && reason != Reason::Done {
+    // A header refused, not a client gone quiet or a server stopping.
+    if service.awaiting_proxy_header() && matches!(reason, Reason::Protocol(_)) {
         counts.refused(slot, Refusal::ProxyHeader);
     }
-    counts.closed(slot, reason);
+    counts.closed(slot, reason.counted_as());
     reason.log(service.name(), service.client().unwrap_or(cx.peer));
 }
 

@@ -490,8 +490,6 @@ impl Reactor {
     fn close(&mut self, key: usize, reason: Reason, now: Instant) {
         // Closing the descriptor also removes it from the poll: no deregister call needed.
         let mut conn = self.conns.remove(key);
-        // Before finishing: a service that ends its request forgets what it held.
-        self.counts.rebuffered(conn.slot(), conn.buffered(), 0);
         conn.finish(reason, &mut self.scratch, &self.settings, &self.counts, now);
         drop(conn);
         self.forget_stale_timers();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::{Config, Listen, Model};
 use crate::driver::{Ending, Limits, Setup};
-use crate::handlers::{Offer, Persistence, Service, Settings};
+use crate::handlers::{metrics, Offer, Persistence, Service, Settings};
 use crate::listen::{self, Listener};
 use crate::logging::access;
 use crate::metrics::Board;
@@ -295,8 +295,14 @@ impl Server {
                 names.push(name);
             }
         }
+        if names.contains(&metrics::NAME) {
+            return Err(StartError::Invalid(format!(
+                "a program's service may not be named '{}': the metrics listener's name",
+                metrics::NAME
+            )));
+        }
         if !config.metrics.is_empty() {
-            names.push("metrics");
+            names.push(metrics::NAME);
         }
         if names.len() > usize::from(u16::MAX) {
             return Err(StartError::Invalid(format!(
@@ -327,7 +333,8 @@ impl Server {
                 })?,
             };
             addrs.push((service, socket.local_addr()?));
-            let slot = names.iter().position(|&n| n == service).unwrap_or(0);
+            let slot = names.iter().position(|&n| n == service);
+            let slot = slot.expect("every service's name has a slot");
             listeners.push(Listener {
                 offer,
                 socket,

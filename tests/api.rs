@@ -54,6 +54,18 @@ fn the_builder_refuses_what_no_server_can_do() {
         ("no buffer", echo().buffer(0), "buffer"),
         ("no connections", echo().max_conns(0), "max_conns"),
         (
+            "a service named as the metrics listener",
+            Server::builder()
+                .service("metrics", any_port(), Echo::new)
+                .metrics(any_port()),
+            "may not be named 'metrics'",
+        ),
+        (
+            "endless shutdown delay",
+            echo().shutdown_delay(Duration::MAX),
+            "shutdown_delay",
+        ),
+        (
             "two roots",
             Server::builder()
                 .files(any_port(), dir.path())

@@ -24,7 +24,12 @@ per_model!(
     health_fails_from_a_stop_request_while_the_delay_serves_on,
     hostile_requests_get_their_status,
     a_head_that_never_ends_is_closed_at_the_request_timeout,
+    an_idle_scraper_holds_no_server,
 );
+
+// A service that panics unwinds its own thread under the threads model only; the others share
+// one thread (reactor, iterative), which the panic ends.
+per_model!([threads] a_service_that_panics_is_counted_closed);
 
 const FILE: &[u8] = b"the file's bytes\n";
 
@@ -272,6 +277,15 @@ fn rows() -> Vec<Row> {
             true,
         ),
         row("the root", get("/", &[]), 404, false),
+        Row {
+            head_only: true,
+            ..row(
+                "HEAD elsewhere: no body",
+                request("HEAD", "/nope", &[]),
+                404,
+                false,
+            )
+        },
         row("a trailing slash", get("/metrics/", &[]), 404, false),
         row("dot segments", get("/x/../metrics", &[]), 404, false),
         row(
@@ -337,7 +351,8 @@ fn hostile_requests_get_their_status(model: Model) {
         if row.head_only {
             assert!(answer.body.is_empty(), "{}", row.what);
         }
-        if row.closes {
+        // The iterative model keeps a connection only for a request already there.
+        if row.closes || model == Model::Iterative {
             closes_after(&mut client, &answer).unwrap_or_else(|e| panic!("{}: {e}", row.what));
         } else {
             // Kept open: a second request on the same connection is answered too.
@@ -375,6 +390,76 @@ fn a_head_that_never_ends_is_closed_at_the_request_timeout(model: Model) {
     let series =
         "tcpserve_connections_closed_total{service=\"metrics\",reason=\"request_timeout\"}";
     assert_eq!(value(&text, series), 1.0, "{text}");
+    server.stop();
+    assert_eq!(server.join().unwrap(), Ending::Graceful);
+}
+
+/// A scraper that keeps its connection open between scrapes (as Prometheus does) must not hold
+/// a server that serves one client at a time: under the iterative model its connection is
+/// closed after each answer, as the files service's are.
+fn an_idle_scraper_holds_no_server(model: Model) {
+    let server = start(
+        Server::builder()
+            .echo(common::any_port())
+            .metrics(common::any_port())
+            .model(model),
+    );
+    let mut scraper = Client::connect(server.addr("metrics").unwrap());
+    let answer = scraper.exchange(&get("/health", &[]), false).unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.says_close(),
+        model == Model::Iterative,
+        "{}",
+        answer.describe()
+    );
+    // The scraper stays connected; a client of the echo service is served all the same.
+    let mut stream = connect(common::echo_addr(&server));
+    assert_eq!(echo_once(&mut stream, b"still served"), b"still served");
+    drop((scraper, stream));
+    server.stop();
+    assert_eq!(server.join().unwrap(), Ending::Graceful);
+}
+
+/// Panics at its first byte of input.
+struct Panics;
+
+impl tcpserve::Service for Panics {
+    fn on_ready(
+        &mut self,
+        io: &mut dyn tcpserve::Transport,
+        cx: &mut tcpserve::Ctx<'_>,
+    ) -> tcpserve::Next {
+        match io.read(cx.scratch()) {
+            Ok(0) => tcpserve::Next::Close(tcpserve::Reason::Done),
+            Ok(_) => panic!("a program's bug"),
+            Err(_) => tcpserve::Next::Wait,
+        }
+    }
+}
+
+fn a_service_that_panics_is_counted_closed(model: Model) {
+    let server = start(
+        Server::builder()
+            .service("buggy", common::any_port(), || Panics)
+            .metrics(common::any_port())
+            .model(model),
+    );
+    let mut stream = connect(server.addr("buggy").unwrap());
+    stream.write_all(b"boom").unwrap();
+    assert_eq!(read_to_end(&mut stream), b"", "closed");
+    let metrics = server.addr("metrics").unwrap();
+    let mut text = String::new();
+    wait_until("the panic to be counted", || {
+        text = scrape(metrics);
+        sample(&text, "tcpserve_connections_open{service=\"buggy\"}") == Some(0.0)
+    });
+    let series = "tcpserve_connections_closed_total{service=\"buggy\",reason=\"service_panic\"}";
+    assert_eq!(value(&text, series), 1.0, "{text}");
+    // The server serves on.
+    let mut again = connect(server.addr("buggy").unwrap());
+    again.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut again), b"");
     server.stop();
     assert_eq!(server.join().unwrap(), Ending::Graceful);
 }

@@ -13,7 +13,7 @@
 
 pub mod echo;
 pub mod files;
-mod metrics;
+pub(crate) mod metrics;
 mod pending;
 mod proxied;
 #[cfg(any(test, fuzzing))]
@@ -35,7 +35,7 @@ pub use pending::Pending;
 use proxied::Proxied;
 
 use crate::logging::access;
-use crate::metrics::counts::{Tally, Uncounted};
+use crate::metrics::counts::{Closed, Tally, Uncounted};
 use crate::metrics::Board;
 use crate::root::Root;
 use crate::sys;
@@ -145,6 +145,19 @@ impl Reason {
         matches!(self, Reason::Io(_))
     }
 
+    /// How the metrics count a connection that ended this way.
+    pub(crate) fn counted_as(self) -> Closed {
+        match self {
+            Reason::Done => Closed::Done,
+            Reason::Reset => Closed::Reset,
+            Reason::IdleTimeout => Closed::IdleTimeout,
+            Reason::RequestTimeout => Closed::RequestTimeout,
+            Reason::Shutdown => Closed::Shutdown,
+            Reason::Protocol(_) => Closed::Protocol,
+            Reason::Io(_) => Closed::Socket,
+        }
+    }
+
     /// The one log line for a connection of service `name` that ended this way.
     pub(crate) fn log(self, name: &str, peer: SocketAddr) {
         if self.is_fault() {
@@ -207,7 +220,7 @@ impl Offer {
             Offer::Echo => "echo",
             Offer::Files => "files",
             Offer::User(name, _) => name,
-            Offer::Metrics(_) => "metrics",
+            Offer::Metrics(_) => metrics::NAME,
         }
     }
 
@@ -262,7 +275,7 @@ impl AnyService {
             AnyService::Files(_) => "files",
             AnyService::User(name, _) => name,
             AnyService::Proxied(proxied) => proxied.name(),
-            AnyService::Metrics(_) => "metrics",
+            AnyService::Metrics(_) => metrics::NAME,
         }
     }
 
@@ -529,6 +542,26 @@ impl Transport for std::net::TcpStream {
 
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
         sys::send_more(self.as_raw_fd(), buf)
+    }
+}
+
+/// How long a service that has answered and closed its side waits for the client to close
+/// (a lingering close): long enough for the client to read the answer, after which a reset
+/// cannot destroy it.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Lingering: reads and drops until the client closes; any error ends it too. A plain read,
+/// which may wait (on a blocking socket): lingering is bounded by its own deadline, not by
+/// progress.
+pub(crate) fn linger(io: &mut dyn Transport, scratch: &mut [u8]) -> Next {
+    loop {
+        match io.read(scratch) {
+            Ok(0) => return Next::Close(Reason::Done),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Close(Reason::Done),
+        }
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Head<'a> {
     pub location: Option<&'a [u8]>,
     /// `Connection`.
     pub connection: Connection,
+    /// `Cache-Control: no-store`: what changes from one request to the next.
+    pub no_store: bool,
 }
 
 impl Head<'_> {
@@ -130,6 +132,7 @@ impl Head<'_> {
             allow: None,
             location: None,
             connection: Connection::Omit,
+            no_store: false,
         }
     }
 
@@ -199,6 +202,9 @@ impl Head<'_> {
         }
         if let Some(location) = self.location {
             field(out, "Location", location);
+        }
+        if self.no_store {
+            field(out, "Cache-Control", b"no-store");
         }
         match self.connection {
             Connection::Omit => {}

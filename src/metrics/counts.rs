@@ -11,8 +11,6 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::handlers::Reason;
-
 /// A counter: a plain cell on one thread, or an atomic shared by several.
 pub trait Cell: Default {
     fn add(&self, n: u64);
@@ -91,7 +89,8 @@ labels! {
 }
 
 labels! {
-    /// Why a connection closed: [`Reason`], without its details.
+    /// Why a connection closed: the service's or the driver's `Reason` without its details,
+    /// or a service that panicked (a program's own, under the threads model).
     Closed {
         Done => "done",
         Reset => "reset",
@@ -100,20 +99,7 @@ labels! {
         Shutdown => "shutdown",
         Protocol => "protocol_error",
         Socket => "socket_error",
-    }
-}
-
-impl From<Reason> for Closed {
-    fn from(reason: Reason) -> Closed {
-        match reason {
-            Reason::Done => Closed::Done,
-            Reason::Reset => Closed::Reset,
-            Reason::IdleTimeout => Closed::IdleTimeout,
-            Reason::RequestTimeout => Closed::RequestTimeout,
-            Reason::Shutdown => Closed::Shutdown,
-            Reason::Protocol(_) => Closed::Protocol,
-            Reason::Io(_) => Closed::Socket,
-        }
+        Panic => "service_panic",
     }
 }
 
@@ -149,8 +135,8 @@ labels! {
     }
 }
 
-/// The statuses the files service sends, each counted apart; anything else is counted under
-/// `other` (a code label must be a code, so it is shown as its class: `2xx`...).
+/// The statuses the files service sends, each counted apart; anything else is counted, and
+/// shown, as `other`.
 pub(crate) const CODES: [u16; 17] = [
     200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505,
 ];
@@ -176,7 +162,7 @@ pub struct ServiceCounts<C> {
     pub accepted: C,
     pub open: C,
     pub refused: [C; 3],
-    pub closed: [C; 7],
+    pub closed: [C; 8],
     pub bytes_in: C,
     pub bytes_out: C,
     pub buffered: C,
@@ -206,7 +192,7 @@ pub struct Counts<C> {
 }
 
 // The arrays are as long as their labels.
-const _: () = assert!(Refusal::NoThread as usize == 2 && Closed::Socket as usize == 6);
+const _: () = assert!(Refusal::NoThread as usize == 2 && Closed::Panic as usize == 7);
 const _: () = assert!(Method::Other as usize == 2 && RawResult::Failed as usize == 6);
 
 impl<C: Cell> Counts<C> {
@@ -229,11 +215,11 @@ impl<C: Cell> Counts<C> {
         service.open.add(1);
     }
 
-    /// A connection of the service in `slot` closed for `reason`.
-    pub fn closed(&self, slot: usize, reason: Reason) {
+    /// A connection of the service in `slot` closed, as `why` says.
+    pub fn closed(&self, slot: usize, why: Closed) {
         let service = &self.services[slot];
         service.open.sub(1);
-        service.closed[Closed::from(reason).index()].add(1);
+        service.closed[why.index()].add(1);
     }
 
     /// A client of the service in `slot` was turned away.
@@ -241,19 +227,27 @@ impl<C: Cell> Counts<C> {
         self.services[slot].refused[why.index()].add(1);
     }
 
-    /// Bytes a connection of the service in `slot` moved.
+    /// Bytes a connection of the service in `slot` moved. A count that did not move is not
+    /// touched: the blocking models' counts are atomics every thread shares.
     pub fn moved(&self, slot: usize, bytes_in: u64, bytes_out: u64) {
         let service = &self.services[slot];
-        service.bytes_in.add(bytes_in);
-        service.bytes_out.add(bytes_out);
+        if bytes_in > 0 {
+            service.bytes_in.add(bytes_in);
+        }
+        if bytes_out > 0 {
+            service.bytes_out.add(bytes_out);
+        }
     }
 
     /// A connection of the service in `slot` now holds `after` bytes for its client, `before`
     /// before.
     pub fn rebuffered(&self, slot: usize, before: usize, after: usize) {
         let buffered = &self.services[slot].buffered;
-        buffered.add(after as u64);
-        buffered.sub(before as u64);
+        match after.cmp(&before) {
+            std::cmp::Ordering::Greater => buffered.add((after - before) as u64),
+            std::cmp::Ordering::Less => buffered.sub((before - after) as u64),
+            std::cmp::Ordering::Equal => {}
+        }
     }
 
     /// Copies every count into `to`, as it is now.
@@ -358,7 +352,7 @@ mod tests {
         local.opened(1);
         local.moved(1, 10, 20);
         local.rebuffered(1, 0, 5);
-        local.closed(1, Reason::IdleTimeout);
+        local.closed(1, Closed::IdleTimeout);
         local.refused(0, Refusal::MaxConns);
         local.raw(RawResult::Truncated);
         local.accept_pauses.add(2);

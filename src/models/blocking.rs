@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::control::Registration;
 use crate::driver::{self, Due, Moved, Phase, Progress};
 use crate::handlers::{Clock, Ctx, Next, Offer, Reason, Settings, Transport, Wakeup};
+use crate::metrics::counts::{Closed, Shared};
 use crate::sys;
 
 /// A socket timeout of zero means "none" to the kernel: never ask for less than this.
@@ -156,7 +157,7 @@ pub(crate) fn serve(
         let _ = stream.set_nodelay(true);
     }
     let (counts, slot) = (reg.counts(), reg.slot());
-    counts.opened(slot);
+    let mut counted = Counted::new(counts, slot);
     let mut now = Instant::now();
     let mut service = offer.start(settings, now);
     let mut progress = Progress::new(now);
@@ -208,7 +209,7 @@ pub(crate) fn serve(
         let next = service.turn(wakeup, &mut io, &mut ctx);
         let moved = io.moved;
         counts.moved(slot, moved.bytes_in + moved.dropped, moved.bytes_out);
-        counts.rebuffered(slot, before, service.buffered());
+        counted.rebuffered(before, service.buffered());
         now = Instant::now();
         progress.record(&moved, now);
         if reg.was_cut() {
@@ -226,8 +227,49 @@ pub(crate) fn serve(
             None => Wakeup::Ready,
         };
     };
-    counts.rebuffered(slot, service.buffered(), 0);
     let fd = stream.as_raw_fd();
     let mut cx = Ctx::at(scratch, settings, peer, now, counts);
     driver::finish(&mut service, reason, fd, &mut cx, counts, slot);
+    counted.finished();
+}
+
+/// One connection in the counts, from its accept to its end: if its thread unwinds before
+/// `finish` counts the end (a program's service that panicked), dropping this counts it, so
+/// the open and buffered gauges come back down.
+struct Counted<'a> {
+    counts: &'a Shared,
+    slot: usize,
+    /// What the connection held for its client after its last turn.
+    held: usize,
+    finished: bool,
+}
+
+impl<'a> Counted<'a> {
+    fn new(counts: &'a Shared, slot: usize) -> Counted<'a> {
+        counts.opened(slot);
+        Counted {
+            counts,
+            slot,
+            held: 0,
+            finished: false,
+        }
+    }
+
+    fn rebuffered(&mut self, before: usize, after: usize) {
+        self.counts.rebuffered(self.slot, before, after);
+        self.held = after;
+    }
+
+    fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.counts.rebuffered(self.slot, self.held, 0);
+            self.counts.closed(self.slot, Closed::Panic);
+        }
+    }
 }

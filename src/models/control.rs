@@ -8,9 +8,11 @@
 //! next start: it is only closed, when its acceptor returns.
 //!
 //! The controller runs on the caller's thread: it sleeps on the stop pipe until the first stop
-//! request, then closes the listeners, closes the connections at rest, and waits (on the stop
-//! pipe and a wake pipe that connection threads write to as they end) until every connection
-//! has ended, the shutdown timeout cuts the rest, or a second request cuts them at once.
+//! request, lets everything serve on for the shutdown delay (if any: the health check fails
+//! meanwhile), then closes the listeners, closes the connections at rest, and waits (on the
+//! stop pipe and a wake pipe that connection threads write to as they end) until every
+//! connection has ended, the shutdown timeout cuts the rest, or a second request cuts them at
+//! once.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

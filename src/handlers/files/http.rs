@@ -288,9 +288,9 @@ impl Session {
         // The first line, as sent (empty lines before it skipped): a head the parser refused
         // has no length, and its line is what the log must show.
         let line = first_line(&self.input);
-        let method = line.split(|&b| b == b' ').next().unwrap_or_default();
         let took = now.saturating_duration_since(since);
-        ctx.tally.http(Method::of(method), answer.status, took);
+        ctx.tally
+            .http(Method::of(method_of(&self.input)), answer.status, took);
         let level = match outcome.level() {
             log::Level::Info if answer.status >= 500 => log::Level::Warn,
             level => level,

@@ -20,17 +20,14 @@ mod raw;
 
 use std::io;
 use std::mem;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{Ctx, Next, Reason, Service, Settings, Transport};
+use super::{linger, Ctx, Next, Reason, Service, Settings, Transport, LINGER};
 use crate::http::request::{self, looks_like_http, Detect};
 use crate::metrics::counts::RawResult;
 use crate::root::{Refusal, MAX_NAME};
 use http::Session;
 use raw::{Download, Input};
-
-/// How long a finished exchange waits for the client to close (see `State::Closing`).
-const LINGER: Duration = Duration::from_secs(2);
 
 /// The files service: a connection to the served directory, raw names or HTTP.
 #[derive(Debug)]
@@ -410,20 +407,6 @@ impl Files {
     }
 }
 
-/// Reads and drops until the client closes; any error ends it too. A plain read, which may
-/// wait (on a blocking socket): lingering is bounded by its own deadline, not by progress.
-fn linger(io: &mut dyn Transport, scratch: &mut [u8]) -> Next {
-    loop {
-        match io.read(scratch) {
-            Ok(0) => return Next::Close(Reason::Done),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Next::Close(Reason::Done),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,7 +432,7 @@ mod tests {
 
         fn settings(&self, name_wait_ms: u64) -> Settings {
             Settings {
-                name_wait: Duration::from_millis(name_wait_ms),
+                name_wait: std::time::Duration::from_millis(name_wait_ms),
                 root: Some(Root::new(&self.0).unwrap()),
                 ..Settings::default()
             }
