@@ -23,20 +23,31 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     /// The threads model's stack per connection thread.
     pub const THREAD_STACK: usize = 64 * 1024;
+    /// The most threads a pool may have: past this, the threads model is the design meant.
+    pub const MAX_POOL: usize = 10_000;
     /// Below this a connection thread cannot run its service: a smaller stack is raised to it.
     pub const MIN_THREAD_STACK: usize = 16 * 1024;
+    /// The pool model's threads: four per core, as the machine reports its cores.
+    pub fn pool_size() -> usize {
+        4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
     /// The longest any timeout may be (about 31 years): a deadline past it could not be told.
     pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(1_000_000_000);
 }
 
-/// How connections are served. All three run the same services, through the same
+/// How connections are served. All run the same services, through the same
 /// [`Service`](crate::Service) contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Model {
     /// One thread, one `mio` poll, every connection (src/reactor.rs).
     Reactor,
     /// One blocking OS thread per connection (src/models/threads.rs).
     Threads,
+    /// A fixed pool of threads started with the server, each serving one connection at a time
+    /// to its end; further clients wait in the kernel's backlog (src/models/pool.rs;
+    /// [`Builder::pool_size`](crate::Builder::pool_size)).
+    Pool,
     /// One client at a time, served to the end before the next is accepted, as in the lesson
     /// (src/models/iterative.rs).
     Iterative,
@@ -44,13 +55,19 @@ pub enum Model {
 
 impl Model {
     /// Every model, in the order the comparison shows them.
-    pub const ALL: [Model; 3] = [Model::Reactor, Model::Threads, Model::Iterative];
+    pub const ALL: [Model; 4] = [
+        Model::Reactor,
+        Model::Threads,
+        Model::Pool,
+        Model::Iterative,
+    ];
 
     /// The model's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Model::Reactor => "reactor",
             Model::Threads => "threads",
+            Model::Pool => "pool",
             Model::Iterative => "iterative",
         }
     }
@@ -123,8 +140,10 @@ pub(crate) struct Config {
     pub shutdown_delay: Duration,
     /// How connections are served.
     pub model: Model,
-    /// Threads model: each connection thread's stack size.
+    /// Threads and pool models: each serving thread's stack size.
     pub thread_stack: usize,
+    /// Pool model: how many threads serve (`None`: four per core).
+    pub pool_size: Option<usize>,
     /// Files: the access log's line format.
     pub access_format: access::Format,
     /// Every connection starts with a PROXY protocol header.
@@ -150,9 +169,14 @@ impl Config {
                 ));
             }
         }
-        match (self.buffer, self.max_conns) {
-            (0, _) => Some("buffer: 0 bytes would hold no output at all".into()),
-            (_, Some(0)) => Some("max_conns: 0 would refuse every client".into()),
+        match (self.buffer, self.max_conns, self.pool_size) {
+            (0, _, _) => Some("buffer: 0 bytes would hold no output at all".into()),
+            (_, Some(0), _) => Some("max_conns: 0 would refuse every client".into()),
+            (_, _, Some(0)) => Some("pool_size: 0 threads would serve no client".into()),
+            (_, _, Some(n)) if n > defaults::MAX_POOL => Some(format!(
+                "pool_size: {n} is more threads than a pool is for (at most {})",
+                defaults::MAX_POOL
+            )),
             _ => None,
         }
     }
@@ -173,6 +197,7 @@ impl Default for Config {
             shutdown_delay: Duration::ZERO,
             model: Model::Reactor,
             thread_stack: defaults::THREAD_STACK,
+            pool_size: None,
             access_format: access::Format::Common,
             proxy_protocol: false,
         }

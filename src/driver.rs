@@ -35,8 +35,10 @@ pub(crate) struct Limits {
     /// drain begins (`--shutdown-delay`).
     pub shutdown_delay: Duration,
     pub max_conns: usize,
-    /// Threads model: each connection thread's stack.
+    /// Threads and pool models: each serving thread's stack.
     pub thread_stack: usize,
+    /// Pool model: how many threads serve.
+    pub pool_size: usize,
 }
 
 /// How the server ended.

@@ -637,6 +637,7 @@ mod tests {
                 shutdown_delay: Duration::ZERO,
                 max_conns: 10,
                 thread_stack: 0,
+                pool_size: 0,
             },
             stop,
             board: Arc::new(Board::new(&["echo"], "reactor")),

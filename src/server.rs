@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::config::{Config, Listen, Model};
+use crate::config::{defaults, Config, Listen, Model};
 use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{metrics, Offer, Persistence, Service, Settings};
 use crate::listen::{self, Listener};
@@ -220,6 +220,13 @@ impl Builder {
         self
     }
 
+    /// Pool model: how many threads serve, each one connection at a time (default: four per
+    /// core; at most [`defaults::MAX_POOL`](crate::defaults::MAX_POOL)).
+    pub fn pool_size(mut self, threads: usize) -> Builder {
+        self.config.pool_size = Some(threads);
+        self
+    }
+
     /// Files: how each request's access line is written (default: the common log format).
     pub fn access_format(mut self, format: AccessFormat) -> Builder {
         self.config.access_format = format;
@@ -363,7 +370,9 @@ impl Server {
                 root,
                 persistence: match config.model {
                     Model::Iterative => Persistence::Pipelined,
-                    Model::Reactor | Model::Threads => Persistence::Idle,
+                    // A pool keeps idle connections as the threads model does: its threads
+                    // held by keep-alive clients is what the design shows.
+                    Model::Reactor | Model::Threads | Model::Pool => Persistence::Idle,
                 },
                 access_format: config.access_format,
                 proxy_protocol: config.proxy_protocol,
@@ -374,6 +383,7 @@ impl Server {
                 shutdown_delay: config.shutdown_delay,
                 max_conns,
                 thread_stack: config.thread_stack,
+                pool_size: config.pool_size.unwrap_or_else(defaults::pool_size),
             },
             stop,
             board,
@@ -416,6 +426,7 @@ impl Server {
         let ending = match model {
             Model::Reactor => Reactor::new(setup)?.run(),
             Model::Threads => models::threads::run(setup),
+            Model::Pool => models::pool::run(setup),
             Model::Iterative => models::iterative::run(setup),
         }?;
         log::info!("stopped: {}", board.stats());

@@ -13,7 +13,7 @@ use tcpserve::{
     Ctx, Echo, Ending, Model, Next, Reason, Server, Service, Settings, StartError, Transport,
 };
 
-per_model!([reactor, threads, iterative]
+per_model!([reactor, threads, pool, iterative]
     the_built_in_echo_runs_as_a_programs_service,
     a_programs_service_is_called_back_at_its_deadline,
     a_handle_reports_its_addresses_and_counters_and_stops,

@@ -13,7 +13,7 @@ use common::*;
 use tcpserve::{Ending, Model};
 
 per_model!(
-    [reactor, threads, iterative]
+    [reactor, threads, pool, iterative]
     one_byte_comes_back,
     the_tutorial_greeting_comes_back_unchanged,
     eight_mib_of_random_bytes_round_trip_intact,
@@ -27,16 +27,16 @@ per_model!(
     a_second_stop_ends_the_server_at_once,
     urgent_data_does_not_stall_the_stream,
 );
-// The iterative model serves one client at a time, so none of these can hold several clients
-// open at once: a thousand concurrent connections, a second client beside a crashing one.
-// --max-conns is moot for it (one connection at a time).
+// The iterative model serves one client at a time and the pool a few, so neither holds a
+// thousand clients open at once; --max-conns is moot for both (their threads bound how many
+// are served). The iterative model cannot hold a second client beside a crashing one.
 per_model!(
     [reactor, threads]
     a_thousand_concurrent_connections_each_echo_64_kib,
-    an_abrupt_reset_does_not_disturb_another_client,
     clients_over_max_conns_are_closed_at_once_until_a_slot_frees,
     the_cap_counts_the_connections_of_every_service,
 );
+per_model!([reactor, threads, pool] an_abrupt_reset_does_not_disturb_another_client);
 
 /// Writes `data` on a thread of its own, then half-closes; meanwhile reads everything back.
 fn send_all_and_read_back(client: &mut std::net::TcpStream, data: &[u8]) -> Vec<u8> {

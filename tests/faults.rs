@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use common::{connect, files_config, start, TempDir, PATIENCE};
 use tcpserve::Model;
 
-// Not iterative: it serves one client at a time, so a burst beside a download waits by design.
+// Not iterative or pool: they serve a bounded number of clients at once, so a burst beside a
+// download waits by design.
 per_model!([reactor, threads] a_burst_of_new_connections_does_not_stall_a_download);
-per_model!([reactor, threads, iterative] a_lingering_close_outlives_a_graceful_stop);
+per_model!([reactor, threads, pool, iterative] a_lingering_close_outlives_a_graceful_stop);
 
 const BURST: usize = 3000;
 

@@ -18,7 +18,7 @@ use common::{connect, echo_once, read_to_end, start, wait_until, TempDir};
 use tcpserve::{Ending, Model, Server};
 
 per_model!(
-    [reactor, threads, iterative]
+    [reactor, threads, pool, iterative]
     counters_match_known_traffic,
     promtool_accepts_the_text_and_the_access_log_leaves_it_out,
     health_fails_from_a_stop_request_while_the_delay_serves_on,
@@ -27,9 +27,10 @@ per_model!(
     an_idle_scraper_holds_no_server,
 );
 
-// A service that panics unwinds its own thread under the threads model only; the others share
-// one thread (reactor, iterative), which the panic ends.
-per_model!([threads] a_service_that_panics_is_counted_closed);
+// A service that panics unwinds only its connection under the blocking models (the thread per
+// connection ends; a pool's or the iterative thread goes on to the next client); the reactor's
+// one thread would end.
+per_model!([threads, pool, iterative] a_service_that_panics_is_counted_closed);
 
 const FILE: &[u8] = b"the file's bytes\n";
 

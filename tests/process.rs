@@ -30,7 +30,7 @@ use common::{connect, echo_once, random_bytes, wait_until, TempDir, PATIENCE};
 use tcpserve::Model;
 
 per_model!(
-    [reactor, threads, iterative]
+    [reactor, threads, pool, iterative]
     sigterm_lets_a_transfer_in_flight_finish,
     second_signal_exits_at_once_with_status_1,
     sigterm_right_after_the_listening_line_is_graceful,
@@ -38,18 +38,19 @@ per_model!(
     idle_connection_makes_no_wake_ups,
     descriptors_running_out_twice_make_two_episodes,
 );
-// The iterative model holds one client at a time, so connecting many clients to a server with a
-// low open-file limit never runs it out of descriptors: they wait in the kernel's backlog, not
-// in descriptors, and EMFILE is not reached this way. Its own test of that case is below;
-// its EMFILE episodes are tested by lowering the running server's limit (above, every model).
+// The iterative model holds one client at a time and the pool a few, so connecting many clients
+// to a server with a low open-file limit never runs it out of descriptors: they wait in the
+// kernel's backlog, not in descriptors, and EMFILE is not reached this way. Their own test of
+// that case is below; their EMFILE episodes are tested by lowering the running server's limit
+// (above, every model).
 per_model!(
     [reactor, threads]
     out_of_descriptors_the_server_backs_off_and_recovers,
     out_of_descriptors_is_logged_once_per_episode,
 );
-// Only a server that holds one client at a time lets the others wait in the backlog; the other
-// models accept them all and run out of descriptors (the tests above).
-per_model!([iterative] many_clients_wait_in_the_backlog_not_in_descriptors);
+// Only a server that holds a bounded number of clients lets the others wait in the backlog; the
+// other models accept them all and run out of descriptors (the tests above).
+per_model!([pool, iterative] many_clients_wait_in_the_backlog_not_in_descriptors);
 // Only the threads model starts a thread per client.
 per_model!([threads] a_thread_that_cannot_start_refuses_only_that_client);
 
@@ -575,7 +576,7 @@ fn sigterm_lets_a_transfer_in_flight_finish(model: Model) {
 // going: a download's first turn reads the name and goes on sending the file, for as long as the
 // client takes to read it. (The blocking models once published "at rest" only between turns,
 // and SIGTERM cut such a download.)
-per_model!([reactor, threads, iterative] sigterm_during_a_connections_first_turn_lets_it_finish);
+per_model!([reactor, threads, pool, iterative] sigterm_during_a_connections_first_turn_lets_it_finish);
 
 /// SIGTERM while a download is still in the turn that read its name: the download is in flight
 /// and finishes. The client sends the name and reads nothing until the signal was taken; the
@@ -685,15 +686,18 @@ fn sigterm_right_after_the_listening_line_is_graceful(model: Model) {
 
 /// The tasks (threads) a settled echo server of `model` runs with `conns` connections open:
 /// the reactor is one thread; the threads model a controller, an acceptor per listener and a
-/// thread per connection; the iterative model a controller and the thread that serves. Every
-/// model has one log writer besides (both logs go to stderr, which is one destination).
+/// thread per connection; the pool a controller and its threads; the iterative model a
+/// controller and the thread that serves. Every model has one log writer besides (both logs go
+/// to stderr, which is one destination).
 fn tasks_expected(model: Model, conns: usize) -> usize {
     const LOG_WRITER: usize = 1;
     LOG_WRITER
         + match model {
             Model::Reactor => 1,
             Model::Threads => 2 + conns,
+            Model::Pool => 1 + tcpserve::defaults::pool_size(),
             Model::Iterative => 2,
+            other => panic!("no expectation for the {} model", other.name()),
         }
 }
 

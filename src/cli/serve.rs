@@ -121,8 +121,16 @@ fn serve_options() -> Options {
         "",
         "model",
         "how connections are served: reactor (one event loop), threads (a thread per \
-         connection) or iterative (one client at a time) (default reactor)",
+         connection), pool (a fixed pool of threads, one connection each at a time) or \
+         iterative (one client at a time) (default reactor)",
         "MODEL",
+    );
+    opts.optopt(
+        "",
+        "pool-size",
+        "pool model: how many threads serve, one connection each at a time (default: four per \
+         core)",
+        "N",
     );
     opts.optopt(
         "",
@@ -313,8 +321,11 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     }
     if let Some(v) = m.opt_str("model") {
         let model = Model::from_name(&v)
-            .ok_or_else(|| format!("--model: '{v}' is not one of reactor, threads, iterative"))?;
+            .ok_or_else(|| format!("--model: '{v}' is not one of {}", model_names()))?;
         builder = builder.model(model);
+    }
+    if let Some(v) = m.opt_str("pool-size") {
+        builder = builder.pool_size(parse_count("--pool-size", &v)?);
     }
     if let Some(v) = m.opt_str("thread-stack") {
         builder = builder.thread_stack(parse_size("--thread-stack", &v)?);
@@ -342,6 +353,12 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         shutdown_timeout,
         files_root,
     })
+}
+
+/// Every model's name, for a message.
+fn model_names() -> String {
+    let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+    names.join(", ")
 }
 
 /// The server's logs: `--log`, `--access-log`, `--access-log-format`, `-v`, `-q`.
