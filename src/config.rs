@@ -23,6 +23,12 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     /// The threads model's stack per connection thread.
     pub const THREAD_STACK: usize = 64 * 1024;
+    /// The reactors model's workers: one per core, at least two.
+    pub fn workers() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+    }
+    /// The most reactor workers a server may have.
+    pub const MAX_WORKERS: usize = 1024;
     /// The most threads a pool may have: past this, the threads model is the design meant.
     pub const MAX_POOL: usize = 10_000;
     /// Below this a connection thread cannot run its service: a smaller stack is raised to it.
@@ -42,6 +48,10 @@ pub mod defaults {
 pub enum Model {
     /// One thread, one `mio` poll, every connection (src/reactor.rs).
     Reactor,
+    /// One reactor per core, each with its own listening socket on every address
+    /// (`SO_REUSEPORT`: the kernel spreads the clients) and its own connections, timers and
+    /// counts (src/workers.rs; [`Builder::workers`](crate::Builder::workers)).
+    Reactors,
     /// One blocking OS thread per connection (src/models/threads.rs).
     Threads,
     /// A fixed pool of threads started with the server, each serving one connection at a time
@@ -55,8 +65,9 @@ pub enum Model {
 
 impl Model {
     /// Every model, in the order the comparison shows them.
-    pub const ALL: [Model; 4] = [
+    pub const ALL: [Model; 5] = [
         Model::Reactor,
+        Model::Reactors,
         Model::Threads,
         Model::Pool,
         Model::Iterative,
@@ -66,6 +77,7 @@ impl Model {
     pub fn name(self) -> &'static str {
         match self {
             Model::Reactor => "reactor",
+            Model::Reactors => "reactors",
             Model::Threads => "threads",
             Model::Pool => "pool",
             Model::Iterative => "iterative",
@@ -144,6 +156,8 @@ pub(crate) struct Config {
     pub thread_stack: usize,
     /// Pool model: how many threads serve (`None`: four per core).
     pub pool_size: Option<usize>,
+    /// Reactors: how many (`None`: one per core, at least two).
+    pub workers: Option<usize>,
     /// Files: the access log's line format.
     pub access_format: access::Format,
     /// Every connection starts with a PROXY protocol header.
@@ -177,7 +191,35 @@ impl Config {
                 "pool_size: {n} is more threads than a pool is for (at most {})",
                 defaults::MAX_POOL
             )),
+            _ => self.workers_fault(),
+        }
+    }
+
+    /// What is wrong with the number of reactor workers asked for, if anything.
+    fn workers_fault(&self) -> Option<String> {
+        match (self.workers, self.model) {
+            (Some(0), _) => Some("workers: 0 reactors would serve no client".into()),
+            (Some(n), _) if n > defaults::MAX_WORKERS => Some(format!(
+                "workers: {n} reactors is more than a machine has cores for (at most {})",
+                defaults::MAX_WORKERS
+            )),
+            (Some(n), model) if n > 1 && !matches!(model, Model::Reactor | Model::Reactors) => {
+                Some(format!(
+                    "workers: only the reactor model has workers, not the {} model",
+                    model.name()
+                ))
+            }
             _ => None,
+        }
+    }
+
+    /// The model the server runs, and its reactors: a reactor with several workers is the
+    /// reactors model.
+    pub fn design(&self) -> (Model, usize) {
+        match (self.model, self.workers) {
+            (Model::Reactor, Some(n)) if n > 1 => (Model::Reactors, n),
+            (Model::Reactors, n) => (Model::Reactors, n.unwrap_or_else(defaults::workers)),
+            (model, _) => (model, 1),
         }
     }
 }
@@ -198,6 +240,7 @@ impl Default for Config {
             model: Model::Reactor,
             thread_stack: defaults::THREAD_STACK,
             pool_size: None,
+            workers: None,
             access_format: access::Format::Common,
             proxy_protocol: false,
         }

@@ -6,6 +6,7 @@
 //! and `server.rs`, which chooses one, imports them all.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ pub(crate) struct Setup {
     pub stop: StopSignal,
     /// Where the driver publishes its counts, and says it is leaving.
     pub board: Arc<Board>,
+    /// Which of the reactor workers this is (0 for every other model).
+    pub worker: usize,
 }
 
 /// The limits every model enforces.
@@ -39,6 +42,33 @@ pub(crate) struct Limits {
     pub thread_stack: usize,
     /// Pool model: how many threads serve.
     pub pool_size: usize,
+    /// With several reactor workers: the connections open over all of them, which
+    /// `max_conns` bounds together (`None`: one driver, which counts its own).
+    pub all_open: Option<Arc<AtomicUsize>>,
+}
+
+impl Limits {
+    /// Takes a place for a new connection under `max_conns`, where the driver itself holds
+    /// `mine`: false if there is none (over every worker, when several share the cap).
+    pub fn take_place(&self, mine: usize) -> bool {
+        match &self.all_open {
+            None => mine < self.max_conns,
+            Some(all) => {
+                let taken = all.fetch_add(1, Ordering::Relaxed) < self.max_conns;
+                if !taken {
+                    all.fetch_sub(1, Ordering::Relaxed);
+                }
+                taken
+            }
+        }
+    }
+
+    /// A connection that took a place has closed.
+    pub fn give_place(&self) {
+        if let Some(all) = &self.all_open {
+            all.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// How the server ended.

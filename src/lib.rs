@@ -40,6 +40,7 @@ mod reactor;
 mod server;
 mod stats;
 mod stop;
+mod workers;
 
 // Not API: the `tcpserve` command (its clients, `bench`, its logger) and the integration tests
 // use these parts of the library; nothing about them is promised to a program that embeds it.

@@ -35,15 +35,28 @@ pub(crate) struct Listener {
     pub slot: usize,
 }
 
-/// A listening socket on `addr` (SO_REUSEADDR, as std sets it), with a deep backlog.
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)?;
-    // Listening again on a listening socket only changes its backlog.
-    // SAFETY: a plain call on a descriptor we own.
-    if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
-        return Err(io::Error::last_os_error());
+impl Listener {
+    /// The same listener for another reactor worker: a socket of its own on the same address
+    /// (SO_REUSEPORT), or, for a socket given to the server, a duplicate of it.
+    pub fn twin(&self) -> io::Result<Listener> {
+        let socket = match self.passed {
+            true => self.socket.try_clone()?,
+            false => bind(self.socket.local_addr()?, true)?,
+        };
+        Ok(Listener {
+            offer: self.offer.clone(),
+            socket,
+            passed: self.passed,
+            slot: self.slot,
+        })
     }
-    Ok(listener)
+}
+
+/// A listening socket on `addr` (SO_REUSEADDR, as std sets it), with a deep backlog; with
+/// `shared`, SO_REUSEPORT too, so that each reactor worker listens on the address with a
+/// socket of its own and the kernel spreads the clients among them.
+pub fn bind(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
+    crate::sys::listen_on(addr, shared, BACKLOG)
 }
 
 /// A socket bound and listening elsewhere (by systemd, by the embedding program), checked and

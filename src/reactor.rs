@@ -177,6 +177,8 @@ pub(crate) struct Reactor {
     /// Counted here, published to the board once per turn.
     counts: Local,
     board: Arc<Board>,
+    /// Which of the reactor workers this is: where it publishes its counts.
+    worker: usize,
     events: Events,
     /// The time as read after the last poll.
     now: Instant,
@@ -190,6 +192,7 @@ impl Reactor {
             limits,
             mut stop,
             board,
+            worker,
         } = setup;
         let poll = Poll::new()?;
         let registry = poll.registry();
@@ -229,8 +232,9 @@ impl Reactor {
             shutdown,
             stop,
             next_serial: 0,
-            counts: Local::new(&board.counts.names),
+            counts: Local::new(&board.counts(worker).names),
             board,
+            worker,
             events: Events::with_capacity(EVENTS_PER_POLL),
             now: Instant::now(),
         })
@@ -284,7 +288,7 @@ impl Reactor {
         self.events = events;
         self.run_again(now);
         self.expire(now);
-        self.counts.publish(&self.board.counts);
+        self.counts.publish(self.board.counts(self.worker));
         Ok(self.ending())
     }
 
@@ -301,7 +305,7 @@ impl Reactor {
             self.board.leave();
             self.stop_listening();
             self.close_all(Reason::Shutdown, now);
-            self.counts.publish(&self.board.counts);
+            self.counts.publish(self.board.counts(self.worker));
         }
     }
 
@@ -382,7 +386,7 @@ impl Reactor {
             };
             let (name, slot) = (listener.offer.name(), listener.slot);
             match listener.socket.accept() {
-                Ok((stream, peer)) if self.conns.len() >= self.limits.max_conns => {
+                Ok((stream, peer)) if !self.limits.take_place(self.conns.len()) => {
                     drop((stream, peer)); // the client reads end-of-stream
                     self.refuse(slot, now);
                 }
@@ -456,6 +460,7 @@ impl Reactor {
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         ) {
             log::warn!("{name} {peer}: cannot watch the new connection: {e}");
+            self.limits.give_place();
             return;
         }
         entry.insert(conn);
@@ -490,6 +495,7 @@ impl Reactor {
     fn close(&mut self, key: usize, reason: Reason, now: Instant) {
         // Closing the descriptor also removes it from the poll: no deregister call needed.
         let mut conn = self.conns.remove(key);
+        self.limits.give_place();
         conn.finish(reason, &mut self.scratch, &self.settings, &self.counts, now);
         drop(conn);
         self.forget_stale_timers();
@@ -555,10 +561,11 @@ impl Reactor {
             ),
             Some(Phase::Draining) => self.begin_drain(now),
             Some(Phase::Cut) => {
-                log::warn!(
-                    "second stop request: closing {} connections now",
-                    self.conns.len()
-                );
+                // Said by whoever has something to close (one of several workers may not).
+                if !self.conns.is_empty() {
+                    let open = self.conns.len();
+                    log::warn!("second stop request: closing {open} connections now");
+                }
                 self.stop_listening();
                 self.close_all(Reason::Shutdown, now);
             }
@@ -579,8 +586,13 @@ impl Reactor {
         for key in resting {
             self.close(key, Reason::Shutdown, now);
         }
+        // One of several workers says which it is: each counts only its own connections.
+        let worker = match self.limits.all_open {
+            Some(_) => format!("worker {}: ", self.worker),
+            None => String::new(),
+        };
         log::info!(
-            "shutting down: no longer accepting; waiting up to {:?} for {} connections in flight",
+            "{worker}shutting down: no longer accepting; waiting up to {:?} for {} connections in flight",
             self.limits.shutdown_timeout,
             self.conns.len()
         );
@@ -619,7 +631,7 @@ mod tests {
 
     /// A reactor serving echo on a free loopback port, and that port.
     fn reactor() -> (Reactor, std::net::SocketAddr) {
-        let socket = listen::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let socket = listen::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = socket.local_addr().unwrap();
         let (stopper, stop) = stop::channel().unwrap();
         std::mem::forget(stopper); // an open write end: the pipe never reads as closed
@@ -638,16 +650,18 @@ mod tests {
                 max_conns: 10,
                 thread_stack: 0,
                 pool_size: 0,
+                all_open: None,
             },
             stop,
-            board: Arc::new(Board::new(&["echo"], "reactor")),
+            board: Arc::new(Board::new(&["echo"], "reactor", 1)),
+            worker: 0,
         };
         (Reactor::new(setup).unwrap(), addr)
     }
 
     /// The counts as they are now, published as a turn's end would.
     fn counted(reactor: &Reactor) -> crate::Stats {
-        reactor.counts.publish(&reactor.board.counts);
+        reactor.counts.publish(reactor.board.counts(0));
         reactor.board.stats()
     }
 

@@ -133,6 +133,16 @@ impl Root {
         })
     }
 
+    /// The same directory for another reactor worker: its descriptor shared, a cache of its
+    /// own (so that workers share no lock).
+    pub fn twin(&self) -> io::Result<Root> {
+        Ok(Root {
+            dir: self.dir.try_clone()?,
+            real: self.real.clone(),
+            recent: SmallFiles::default(),
+        })
+    }
+
     /// The root's absolute real path.
     pub fn path(&self) -> &Path {
         &self.real

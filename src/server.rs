@@ -23,6 +23,7 @@ use crate::root::Root;
 use crate::stats::Stats;
 use crate::stop::{self, Stopper};
 use crate::sys;
+use crate::workers::{self, Relay};
 
 /// Why a server could not start.
 #[derive(Debug)]
@@ -205,6 +206,14 @@ impl Builder {
         self
     }
 
+    /// The reactors model's workers, one reactor each (default: one per core, at least two);
+    /// the reactor model with more than one is the reactors model. Each worker listens on every
+    /// address with a socket of its own (`SO_REUSEPORT`), so the kernel spreads the clients.
+    pub fn workers(mut self, reactors: usize) -> Builder {
+        self.config.workers = Some(reactors);
+        self
+    }
+
     /// Most connections open at once; more are accepted and closed at once (default: derived
     /// from the open-file limit, which is raised to its hard limit).
     pub fn max_conns(mut self, conns: usize) -> Builder {
@@ -260,7 +269,10 @@ pub type AccessFormat = access::Format;
 /// A bound server, not yet serving.
 pub struct Server {
     model: Model,
-    setup: Setup,
+    /// What each driver serves: one, but for the reactors model's workers.
+    setups: Vec<Setup>,
+    /// The reactors model: from the server's stop pipe to each worker's.
+    relay: Option<Relay>,
     addrs: Addrs,
     stopper: Stopper,
 }
@@ -317,7 +329,8 @@ impl Server {
                 names.len()
             )));
         }
-        let board = Arc::new(Board::new(&names, config.model.name()));
+        let (model, workers) = config.design();
+        let board = Arc::new(Board::new(&names, model.name(), workers));
         let offers = config.services.into_iter().chain(
             config
                 .metrics
@@ -330,11 +343,13 @@ impl Server {
             let service = offer.name();
             let passed = matches!(listen, Listen::Socket(_));
             let socket = match listen {
-                Listen::Addr(addr) => listen::bind(addr).map_err(|error| StartError::Bind {
-                    service,
-                    addr,
-                    error,
-                })?,
+                Listen::Addr(addr) => {
+                    listen::bind(addr, workers > 1).map_err(|error| StartError::Bind {
+                        service,
+                        addr,
+                        error,
+                    })?
+                }
                 Listen::Socket(socket) => listen::adopt(socket).map_err(|error| {
                     StartError::Invalid(format!("{service}: a socket given to serve: {error}"))
                 })?,
@@ -368,11 +383,11 @@ impl Server {
                 name_wait: config.name_wait,
                 request_timeout: config.request_timeout,
                 root,
-                persistence: match config.model {
+                persistence: match model {
                     Model::Iterative => Persistence::Pipelined,
                     // A pool keeps idle connections as the threads model does: its threads
                     // held by keep-alive clients is what the design shows.
-                    Model::Reactor | Model::Threads | Model::Pool => Persistence::Idle,
+                    _ => Persistence::Idle,
                 },
                 access_format: config.access_format,
                 proxy_protocol: config.proxy_protocol,
@@ -384,13 +399,22 @@ impl Server {
                 max_conns,
                 thread_stack: config.thread_stack,
                 pool_size: config.pool_size.unwrap_or_else(defaults::pool_size),
+                all_open: (workers > 1).then(Arc::default),
             },
             stop,
             board,
+            worker: 0,
+        };
+        let (setups, relay) = if workers > 1 {
+            let (setups, relay) = side_by_side(setup, workers)?;
+            (setups, Some(relay))
+        } else {
+            (vec![setup], None)
         };
         Ok(Server {
-            model: config.model,
-            setup,
+            model,
+            setups,
+            relay,
             addrs: Addrs(addrs),
             stopper,
         })
@@ -417,17 +441,24 @@ impl Server {
         // for a request.
         let Server {
             model,
-            setup,
+            mut setups,
+            relay,
             stopper: _keep_open,
             ..
         } = self;
-        announce(model, &setup);
-        let board = Arc::clone(&setup.board);
-        let ending = match model {
-            Model::Reactor => Reactor::new(setup)?.run(),
-            Model::Threads => models::threads::run(setup),
-            Model::Pool => models::pool::run(setup),
-            Model::Iterative => models::iterative::run(setup),
+        announce(model, &setups);
+        let board = Arc::clone(&setups[0].board);
+        let ending = match (model, relay) {
+            (Model::Reactors, Some(relay)) => workers::run(setups, relay),
+            (model, _) => {
+                let setup = setups.swap_remove(0);
+                match model {
+                    Model::Threads => models::threads::run(setup),
+                    Model::Pool => models::pool::run(setup),
+                    Model::Iterative => models::iterative::run(setup),
+                    _ => Reactor::new(setup)?.run(),
+                }
+            }
         }?;
         log::info!("stopped: {}", board.stats());
         Ok(ending)
@@ -437,7 +468,7 @@ impl Server {
     pub fn spawn(self) -> io::Result<Handle> {
         let addrs = self.addrs.clone();
         let stopper = self.stopper.clone();
-        let board = Arc::clone(&self.setup.board);
+        let board = Arc::clone(&self.setups[0].board);
         let thread = std::thread::Builder::new()
             .name(format!("tcpserve-{}", self.model.name()))
             .spawn(move || self.run())?;
@@ -451,17 +482,18 @@ impl Server {
 
     /// The event loop, to be driven a turn at a time by the calling program
     /// ([`EventLoop::poll`]); only the reactor model has one.
-    pub fn into_event_loop(self) -> Result<EventLoop, StartError> {
+    pub fn into_event_loop(mut self) -> Result<EventLoop, StartError> {
         if self.model != Model::Reactor {
             return Err(StartError::Invalid(format!(
-                "the {} model has no event loop to drive: only the reactor does",
+                "the {} model has no event loop to drive: only the reactor (one worker) does",
                 self.model.name()
             )));
         }
-        announce(self.model, &self.setup);
-        let board = Arc::clone(&self.setup.board);
+        announce(self.model, &self.setups);
+        let setup = self.setups.swap_remove(0);
+        let board = Arc::clone(&setup.board);
         Ok(EventLoop {
-            reactor: Reactor::new(self.setup)?,
+            reactor: Reactor::new(setup)?,
             addrs: self.addrs,
             stopper: self.stopper,
             board,
@@ -470,9 +502,44 @@ impl Server {
     }
 }
 
+/// `first` and `workers - 1` more like it, each with listeners of its own on the same addresses
+/// (SO_REUSEPORT; a socket given to the server is shared), its own root cache and its own stop
+/// pipe; and the relay from the server's stop pipe (which `first` had) to every worker's.
+fn side_by_side(mut first: Setup, workers: usize) -> io::Result<(Vec<Setup>, Relay)> {
+    let (stopper, stop) = stop::channel()?;
+    let mut relay = Relay {
+        signal: std::mem::replace(&mut first.stop, stop),
+        workers: vec![stopper],
+    };
+    let mut setups = vec![first];
+    for worker in 1..workers {
+        let first = &setups[0];
+        let listeners = first
+            .listeners
+            .iter()
+            .map(Listener::twin)
+            .collect::<io::Result<_>>()?;
+        let (stopper, stop) = stop::channel()?;
+        relay.workers.push(stopper);
+        setups.push(Setup {
+            listeners,
+            settings: first.settings.twin()?,
+            limits: first.limits.clone(),
+            stop,
+            board: Arc::clone(&first.board),
+            worker,
+        });
+    }
+    Ok((setups, relay))
+}
+
 /// The model, then one line per listener with its real address (port 0 resolved).
-fn announce(model: Model, setup: &Setup) {
-    log::info!("serving with the {} model", model.name());
+fn announce(model: Model, setups: &[Setup]) {
+    match setups.len() {
+        1 => log::info!("serving with the {} model", model.name()),
+        n => log::info!("serving with the {} model ({n} workers)", model.name()),
+    }
+    let setup = &setups[0];
     for listener in &setup.listeners {
         let Ok(addr) = listener.socket.local_addr() else {
             continue;

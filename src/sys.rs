@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Raises the soft open-file limit to the hard one, as most servers do, and returns the limit
 /// now in force.
@@ -297,19 +297,10 @@ pub fn connect_from(
     // SAFETY: a plain call; the descriptor is owned at once below.
     let fd = owned(unsafe { libc::socket(family, kind, 0) })?;
     let stream = std::net::TcpStream::from(fd);
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let raw = stream.as_raw_fd();
     if let Some(ip) = local {
-        let one: libc::c_int = 1;
-        // SAFETY: a live int of the size given.
-        unsafe {
-            libc::setsockopt(
-                raw,
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        // Best effort: without it the port is only chosen earlier.
+        let _ = set_flag(raw, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT);
         let (addr, len) = sockaddr(SocketAddr::new(ip, 0));
         // SAFETY: addr is a live sockaddr of length len.
         if unsafe { libc::bind(raw, (&addr as *const libc::sockaddr_storage).cast(), len) } != 0 {
@@ -325,6 +316,57 @@ pub fn connect_from(
         }
     }
     Ok(stream)
+}
+
+/// A TCP socket bound to `addr` and listening with `backlog`, with SO_REUSEADDR (as std sets
+/// it) and, if `reuse_port`, SO_REUSEPORT: several such sockets on one address, each in its
+/// own process or thread, share the clients the kernel hands out.
+pub fn listen_on(
+    addr: std::net::SocketAddr,
+    reuse_port: bool,
+    backlog: libc::c_int,
+) -> io::Result<std::net::TcpListener> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: a plain call; the descriptor is owned at once below.
+    let fd = owned(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    let raw = fd.as_raw_fd();
+    set_flag(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+    if reuse_port {
+        set_flag(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT)?;
+    }
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: storage is a live sockaddr of length len.
+    if unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a plain call on a descriptor we own.
+    if unsafe { libc::listen(raw, backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(std::net::TcpListener::from(fd))
+}
+
+/// Sets the boolean socket option `name` at `level`.
+fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: a live int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

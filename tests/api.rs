@@ -13,7 +13,7 @@ use tcpserve::{
     Ctx, Echo, Ending, Model, Next, Reason, Server, Service, Settings, StartError, Transport,
 };
 
-per_model!([reactor, threads, pool, iterative]
+per_model!([reactor, reactors, threads, pool, iterative]
     the_built_in_echo_runs_as_a_programs_service,
     a_programs_service_is_called_back_at_its_deadline,
     a_handle_reports_its_addresses_and_counters_and_stops,
@@ -52,6 +52,22 @@ fn the_builder_refuses_what_no_server_can_do() {
             "name_wait",
         ),
         ("no buffer", echo().buffer(0), "buffer"),
+        ("no workers", echo().workers(0), "workers"),
+        (
+            "workers for a blocking model",
+            echo().model(Model::Threads).workers(2),
+            "only the reactor model has workers",
+        ),
+        (
+            "no pool",
+            echo().model(Model::Pool).pool_size(0),
+            "pool_size",
+        ),
+        (
+            "a pool past reason",
+            echo().pool_size(1_000_000),
+            "pool_size",
+        ),
         ("no connections", echo().max_conns(0), "max_conns"),
         (
             "a service named as the metrics listener",
@@ -84,7 +100,12 @@ fn the_builder_refuses_what_no_server_can_do() {
         Err(e @ StartError::Root { .. }) => assert!(e.to_string().contains("missing"), "{e}"),
         other => panic!("a missing root: {other:?}"),
     }
-    for model in [Model::Threads, Model::Iterative] {
+    for model in [
+        Model::Reactors,
+        Model::Threads,
+        Model::Pool,
+        Model::Iterative,
+    ] {
         let server = echo().model(model).bind().unwrap();
         match server.into_event_loop() {
             Err(StartError::Invalid(why)) => assert!(why.contains(model.name()), "{why}"),

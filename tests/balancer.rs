@@ -19,7 +19,7 @@ use common::serve::{serve_command, Server};
 use common::{wait_until, TempDir, PATIENCE};
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative] a_rolling_restart_fails_no_request);
+per_model!([reactor, reactors, threads, pool, iterative] a_rolling_restart_fails_no_request);
 
 const FILE: &[u8] = b"served by either\n";
 /// Clients of the load, each on its own keep-alive connection to HAProxy.

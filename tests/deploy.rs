@@ -13,7 +13,7 @@ use common::serve::Server;
 use common::{connect, echo_once, read_to_end, TempDir};
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative]
+per_model!([reactor, reactors, threads, pool, iterative]
     each_service_listens_on_every_address_given,
     an_ipv4_client_of_a_dual_stack_listener_is_logged_as_ipv4,
     as_root_user_drops_every_thread_to_the_user_for_good,

@@ -13,7 +13,7 @@ use common::*;
 use tcpserve::{Ending, Model};
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     one_byte_comes_back,
     the_tutorial_greeting_comes_back_unchanged,
     eight_mib_of_random_bytes_round_trip_intact,
@@ -31,12 +31,12 @@ per_model!(
 // thousand clients open at once; --max-conns is moot for both (their threads bound how many
 // are served). The iterative model cannot hold a second client beside a crashing one.
 per_model!(
-    [reactor, threads]
+    [reactor, reactors, threads]
     a_thousand_concurrent_connections_each_echo_64_kib,
     clients_over_max_conns_are_closed_at_once_until_a_slot_frees,
     the_cap_counts_the_connections_of_every_service,
 );
-per_model!([reactor, threads, pool] an_abrupt_reset_does_not_disturb_another_client);
+per_model!([reactor, reactors, threads, pool] an_abrupt_reset_does_not_disturb_another_client);
 
 /// Writes `data` on a thread of its own, then half-closes; meanwhile reads everything back.
 fn send_all_and_read_back(client: &mut std::net::TcpStream, data: &[u8]) -> Vec<u8> {

@@ -16,7 +16,7 @@ use common::child::{ChildGuard, Lines};
 use common::{connect, read_to_end, TempDir, PATIENCE};
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative]
+per_model!([reactor, reactors, threads, pool, iterative]
     the_readme_program_serves_a_directory_and_its_own_protocol,
     the_key_value_store_answers_pipelined_lines_beside_echo,
     a_key_value_client_that_never_reads_cannot_grow_the_server,

@@ -14,8 +14,8 @@ use tcpserve::Model;
 
 // Not iterative or pool: they serve a bounded number of clients at once, so a burst beside a
 // download waits by design.
-per_model!([reactor, threads] a_burst_of_new_connections_does_not_stall_a_download);
-per_model!([reactor, threads, pool, iterative] a_lingering_close_outlives_a_graceful_stop);
+per_model!([reactor, reactors, threads] a_burst_of_new_connections_does_not_stall_a_download);
+per_model!([reactor, reactors, threads, pool, iterative] a_lingering_close_outlives_a_graceful_stop);
 
 const BURST: usize = 3000;
 

@@ -33,7 +33,7 @@ use tcpserve::root::{Refusal, Resolver, Root, MAX_NAME};
 use tcpserve::Model;
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     files_of_every_size_arrive_byte_identical,
     a_bare_name_from_a_waiting_client_is_served_after_the_quiet_period,
     with_name_wait_zero_the_first_read_is_the_whole_name,
@@ -55,17 +55,17 @@ per_model!(
 // client at a time (the others wait in the backlog). The pool serves a few at a time, enough
 // but for a hundred held at once.
 per_model!(
-    [reactor, threads]
+    [reactor, reactors, threads]
     a_hundred_concurrent_4_mib_downloads_arrive_intact,
 );
 per_model!(
-    [reactor, threads, pool]
+    [reactor, reactors, threads, pool]
     a_slow_reader_does_not_hold_back_fast_ones,
     one_server_serves_echo_and_files_side_by_side,
 );
 // Not iterative or pool, for time only: 5 GiB through each transport once is enough, and those
 // models drive the threads model's blocking transport (src/models/blocking.rs), unchanged.
-per_model!([reactor, threads] a_5_gib_sparse_file_streams_completely);
+per_model!([reactor, reactors, threads] a_5_gib_sparse_file_streams_completely);
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;

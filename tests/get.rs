@@ -13,7 +13,7 @@ use common::*;
 use tcpserve::Model;
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     a_file_arrives_whole_under_its_own_name_or_the_one_given,
     an_existing_file_is_kept_unless_forced,
     a_refused_name_saves_an_empty_file_and_says_why_it_may_be_empty,

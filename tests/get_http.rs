@@ -702,7 +702,7 @@ fn a_host_name_resolves_and_an_ipv6_literal_connects() {
 // ---------------------------------------------------------------------------------------------
 // Against tcpserve's own files service, every model
 
-per_model!([reactor, threads, pool, iterative] downloads_and_resumes_from_tcpserve_itself);
+per_model!([reactor, reactors, threads, pool, iterative] downloads_and_resumes_from_tcpserve_itself);
 
 /// A whole download, a 404, and a resume of a partial with `--continue` (206 from the server's
 /// Range support, the total checked).

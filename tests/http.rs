@@ -34,7 +34,7 @@ use tcpserve::http::{date, response};
 use tcpserve::{Handle, Model};
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     curl_downloads_a_multi_mib_file_byte_identical,
     curl_head_gets_the_head_of_a_get_and_no_body,
     curl_ranges_get_exactly_those_bytes,
@@ -59,11 +59,11 @@ per_model!(
 // already arrived, so an idle keep-alive connection never exists there: after each response
 // with nothing buffered, it closes.
 per_model!(
-    [reactor, threads, pool]
+    [reactor, reactors, threads, pool]
     an_idle_keep_alive_connection_is_closed_by_the_idle_timeout,
 );
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     curl_with_two_urls_reuses_the_connection_where_the_model_keeps_it
 );
 

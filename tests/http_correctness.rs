@@ -43,7 +43,7 @@ use tcpserve::http::response;
 use tcpserve::{Builder, Handle, Model};
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     other_methods_get_405_and_a_close_whatever_their_body,
     curl_gets_405_not_413_for_other_methods,
     a_directory_without_its_slash_is_redirected,

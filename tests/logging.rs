@@ -39,7 +39,7 @@ use common::{connect, TempDir, PATIENCE};
 use tcpserve::Model;
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     a_stderr_nobody_reads_stalls_nothing,
     a_stderr_closed_by_its_reader_stalls_nothing,
     rotation_by_sighup_and_sigusr1_loses_and_repeats_nothing,

@@ -18,7 +18,7 @@ use common::{connect, echo_once, read_to_end, start, wait_until, TempDir};
 use tcpserve::{Ending, Model, Server};
 
 per_model!(
-    [reactor, threads, pool, iterative]
+    [reactor, reactors, threads, pool, iterative]
     counters_match_known_traffic,
     promtool_accepts_the_text_and_the_access_log_leaves_it_out,
     health_fails_from_a_stop_request_while_the_delay_serves_on,

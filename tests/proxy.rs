@@ -16,7 +16,7 @@ use common::serve::Server;
 use common::{connect, read_to_end, TempDir, PATIENCE};
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative]
+per_model!([reactor, reactors, threads, pool, iterative]
     a_header_names_the_client_the_log_shows,
     hostile_headers_are_refused_and_closed_with_a_line,
     a_header_in_many_pieces_is_read_whole,

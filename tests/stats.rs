@@ -22,7 +22,7 @@ use common::serve::Server;
 use common::{connect, TempDir, PATIENCE};
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative] the_table_shows_the_servers_traffic);
+per_model!([reactor, reactors, threads, pool, iterative] the_table_shows_the_servers_traffic);
 
 /// Runs `tcpserve stats ARGS` to its end; fails the test (and kills it) after `PATIENCE`.
 fn stats(args: &[&str]) -> Outcome {

@@ -10,7 +10,7 @@ use std::process::Command;
 use common::*;
 use tcpserve::Model;
 
-per_model!([reactor, threads, pool, iterative] the_lessons_echo_client_gets_its_text_back);
+per_model!([reactor, reactors, threads, pool, iterative] the_lessons_echo_client_gets_its_text_back);
 
 fn the_lessons_echo_client_gets_its_text_back(model: Model) {
     let Some(client) = tutorial("echo_client.py") else {

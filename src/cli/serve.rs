@@ -120,10 +120,17 @@ fn serve_options() -> Options {
     opts.optopt(
         "",
         "model",
-        "how connections are served: reactor (one event loop), threads (a thread per \
-         connection), pool (a fixed pool of threads, one connection each at a time) or \
-         iterative (one client at a time) (default reactor)",
+        "how connections are served: reactor (one event loop), reactors (one per core), \
+         threads (a thread per connection), pool (a fixed pool of threads, one connection each \
+         at a time) or iterative (one client at a time) (default reactor)",
         "MODEL",
+    );
+    opts.optopt(
+        "",
+        "workers",
+        "reactor: run N reactors side by side, each with its own socket on every address \
+         (SO_REUSEPORT); auto: one per core (default 1; the reactors model: auto)",
+        "N|auto",
     );
     opts.optopt(
         "",
@@ -323,6 +330,13 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         let model = Model::from_name(&v)
             .ok_or_else(|| format!("--model: '{v}' is not one of {}", model_names()))?;
         builder = builder.model(model);
+    }
+    if let Some(v) = m.opt_str("workers") {
+        let n = match v.as_str() {
+            "auto" => tcpserve::defaults::workers(),
+            _ => parse_count("--workers", &v)?,
+        };
+        builder = builder.workers(n);
     }
     if let Some(v) = m.opt_str("pool-size") {
         builder = builder.pool_size(parse_count("--pool-size", &v)?);

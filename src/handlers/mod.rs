@@ -365,6 +365,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The same settings for another reactor worker (its own root cache).
+    pub(crate) fn twin(&self) -> io::Result<Settings> {
+        Ok(Settings {
+            root: self.root.as_ref().map(Root::twin).transpose()?,
+            access_format: self.access_format,
+            ..*self
+        })
+    }
+
     /// Most bytes of output one connection may hold (`--buffer`, [`Builder::buffer`]): a
     /// service stops reading while it holds this much for its peer.
     ///

@@ -252,33 +252,41 @@ impl<C: Cell> Counts<C> {
 
     /// Copies every count into `to`, as it is now.
     pub fn publish(&self, to: &Shared) {
-        for (mine, theirs) in self.services.iter().zip(to.services.iter()) {
-            copy(&mine.accepted, &theirs.accepted);
-            copy(&mine.open, &theirs.open);
-            copy_all(&mine.refused, &theirs.refused);
-            copy_all(&mine.closed, &theirs.closed);
-            copy(&mine.bytes_in, &theirs.bytes_in);
-            copy(&mine.bytes_out, &theirs.bytes_out);
-            copy(&mine.buffered, &theirs.buffered);
+        self.pair_with(to, |mine, theirs| theirs.set(mine.get()));
+    }
+
+    /// Adds every count into `to` (a sum over several drivers' counts).
+    pub fn add_into(&self, to: &Local) {
+        self.pair_with(to, |mine, theirs| theirs.add(mine.get()));
+    }
+
+    /// Calls `f` with each count and the same count in `to` (both laid out for the same
+    /// services).
+    fn pair_with<D: Cell>(&self, to: &Counts<D>, f: impl Fn(&C, &D)) {
+        let all = |mine: &[C], theirs: &[D]| {
+            mine.iter().zip(theirs).for_each(|(m, t)| f(m, t));
+        };
+        for (m, t) in self.services.iter().zip(to.services.iter()) {
+            for (a, b) in [
+                (&m.accepted, &t.accepted),
+                (&m.open, &t.open),
+                (&m.bytes_in, &t.bytes_in),
+                (&m.bytes_out, &t.bytes_out),
+                (&m.buffered, &t.buffered),
+            ] {
+                f(a, b);
+            }
+            all(&m.refused, &t.refused);
+            all(&m.closed, &t.closed);
         }
         for (mine, theirs) in self.http.requests.iter().zip(&to.http.requests) {
-            copy_all(mine, theirs);
+            all(mine, theirs);
         }
-        copy_all(&self.http.buckets, &to.http.buckets);
-        copy(&self.http.duration_sum_us, &to.http.duration_sum_us);
-        copy_all(&self.raw, &to.raw);
-        copy(&self.accept_errors, &to.accept_errors);
-        copy(&self.accept_pauses, &to.accept_pauses);
-    }
-}
-
-fn copy<C: Cell>(from: &C, to: &AtomicU64) {
-    to.set(from.get());
-}
-
-fn copy_all<C: Cell>(from: &[C], to: &[AtomicU64]) {
-    for (from, to) in from.iter().zip(to) {
-        copy(from, to);
+        all(&self.http.buckets, &to.http.buckets);
+        f(&self.http.duration_sum_us, &to.http.duration_sum_us);
+        all(&self.raw, &to.raw);
+        f(&self.accept_errors, &to.accept_errors);
+        f(&self.accept_pauses, &to.accept_pauses);
     }
 }
 

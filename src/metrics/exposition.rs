@@ -4,9 +4,7 @@
 
 use std::fmt::Write;
 
-use std::sync::atomic::AtomicU64;
-
-use super::counts::{Cell, Closed, Label, Method, RawResult, Refusal, ServiceCounts, Shared};
+use super::counts::{Closed, Label, Local, Method, RawResult, Refusal, ServiceCounts};
 use super::counts::{CODES, DURATION_BOUNDS_US};
 use super::process::Process;
 use super::Board;
@@ -16,7 +14,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Everything the metrics endpoint shows, appended to `out`.
 pub fn render(board: &Board, process: &Process, log_dropped: u64, out: &mut String) {
-    let counts = &board.counts;
+    let counts = &board.snapshot();
     let mut w = Writer(out);
     w.family(
         "tcpserve_build_info",
@@ -74,9 +72,9 @@ pub fn render(board: &Board, process: &Process, log_dropped: u64, out: &mut Stri
 /// One family with a sample per service.
 fn per_service(
     w: &mut Writer,
-    counts: &Shared,
+    counts: &Local,
     (name, kind, help): (&str, &str, &str),
-    value: impl Fn(&ServiceCounts<AtomicU64>) -> u64,
+    value: impl Fn(&ServiceCounts<std::cell::Cell<u64>>) -> u64,
 ) {
     w.family(name, kind, help);
     for (service, name_of) in counts.services.iter().zip(counts.names.iter()) {
@@ -87,9 +85,9 @@ fn per_service(
 /// One family with a sample per service and reason.
 fn per_reason<L: Label>(
     w: &mut Writer,
-    counts: &Shared,
+    counts: &Local,
     (name, help): (&str, &str),
-    cells: impl Fn(&ServiceCounts<AtomicU64>) -> &[AtomicU64],
+    cells: impl Fn(&ServiceCounts<std::cell::Cell<u64>>) -> &[std::cell::Cell<u64>],
 ) {
     w.family(name, "counter", help);
     for (service, name_of) in counts.services.iter().zip(counts.names.iter()) {
@@ -100,7 +98,7 @@ fn per_reason<L: Label>(
     }
 }
 
-fn connections(w: &mut Writer, counts: &Shared) {
+fn connections(w: &mut Writer, counts: &Local) {
     let accepted = (
         "tcpserve_connections_accepted_total",
         "counter",
@@ -126,7 +124,7 @@ fn connections(w: &mut Writer, counts: &Shared) {
     per_reason::<Closed>(w, counts, closed, |s| &s.closed);
 }
 
-fn bytes(w: &mut Writer, counts: &Shared) {
+fn bytes(w: &mut Writer, counts: &Local) {
     let received = (
         "tcpserve_bytes_received_total",
         "counter",
@@ -147,7 +145,7 @@ fn bytes(w: &mut Writer, counts: &Shared) {
     per_service(w, counts, buffered, |s| s.buffered.get());
 }
 
-fn http(w: &mut Writer, counts: &Shared) {
+fn http(w: &mut Writer, counts: &Local) {
     let name = "tcpserve_http_requests_total";
     w.family(
         name,
@@ -317,12 +315,14 @@ mod tests {
 
     #[test]
     fn the_text_holds_each_family_once_with_its_samples() {
-        let board = Board::new(&["echo", "a \"quoted\" one"], "reactor");
-        board.counts.opened(0);
+        let board = Board::new(&["echo", "a \"quoted\" one"], "reactor", 2);
+        board.counts(0).opened(0);
         board
-            .counts
+            .counts(0)
             .http(Method::Get, 404, Duration::from_millis(3));
-        board.counts.http(Method::Get, 200, Duration::from_secs(20));
+        board
+            .counts(1)
+            .http(Method::Get, 200, Duration::from_secs(20));
         let mut out = String::new();
         render(&board, &Process::default(), 7, &mut out);
         let has = |line: &str| out.lines().any(|l| l == line);

@@ -52,6 +52,7 @@ pub fn serve(
         limits,
         mut stop,
         board,
+        ..
     } = setup;
     let control = Control::new(board)?;
     let shutdown = Shutdown::new(limits.shutdown_timeout, limits.shutdown_delay);
@@ -199,7 +200,7 @@ impl Control {
 
     /// The counts, where the connection threads count as they go.
     pub fn counts(&self) -> &Shared {
-        &self.board.counts
+        self.board.counts(0)
     }
 
     /// How many connections are registered now.
