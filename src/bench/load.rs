@@ -21,6 +21,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use super::fairness::Fairness;
 use super::histogram::Histogram;
 use tcpserve::sys;
 
@@ -74,6 +75,9 @@ pub struct Tally {
     /// Connections that never completed an op (still waiting at the end: a server serving one
     /// client at a time, or one that stopped answering).
     pub stalled: u64,
+    /// Ops each connection (a file load: each client, over its reconnections) completed in the
+    /// measured window, 0 for one that completed none: how evenly the server served them.
+    pub per_conn: Vec<u64>,
     pub window: Duration,
 }
 
@@ -87,6 +91,7 @@ impl Tally {
         self.first_byte.merge(&other.first_byte);
         self.connect.merge(&other.connect);
         self.stalled += other.stalled;
+        self.per_conn.extend_from_slice(&other.per_conn);
         self.window = self.window.max(other.window);
     }
 
@@ -105,6 +110,11 @@ impl Tally {
     /// Payload bytes per second over the measured window.
     pub fn throughput(&self) -> f64 {
         self.bytes as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// How evenly the ops were spread over the connections (`None` without connections).
+    pub fn fairness(&self) -> Option<Fairness> {
+        Fairness::of(&self.per_conn)
     }
 }
 
@@ -177,6 +187,8 @@ struct Client {
     /// When the current op (round trip, download) or connect began.
     since: Instant,
     done_any: bool,
+    /// Ops completed in the measured window (kept across a file client's reconnections).
+    ops: u64,
 }
 
 struct Worker<'a> {
@@ -233,6 +245,7 @@ impl<'a> Worker<'a> {
             state: State::Connecting,
             since: Instant::now(),
             done_any: false,
+            ops: 0,
         })
     }
 
@@ -252,6 +265,7 @@ impl<'a> Worker<'a> {
         let end = end.min(Instant::now());
         self.tally.window = end.saturating_duration_since(measure_from);
         self.tally.stalled = self.clients.iter().filter(|(_, c)| !c.done_any).count() as u64;
+        self.tally.per_conn = self.clients.iter().map(|(_, c)| c.ops).collect();
         Ok(self.tally)
     }
 
@@ -263,6 +277,7 @@ impl<'a> Worker<'a> {
             let now = Instant::now();
             if !measuring && now >= measure_from {
                 self.tally.reset_counts();
+                self.clients.iter_mut().for_each(|(_, c)| c.ops = 0);
                 measuring = true;
             }
             let settled = || {
@@ -374,6 +389,7 @@ impl<'a> Worker<'a> {
         let client = &mut self.clients[key];
         self.tally.latency.record(nanos(now - client.since));
         self.tally.ops += 1;
+        client.ops += 1;
         client.done_any = true;
         client.since = now;
         client.state = match self.plan.load {
@@ -398,6 +414,7 @@ impl<'a> Worker<'a> {
             self.tally.mismatched += 1;
         } else {
             self.tally.ops += 1;
+            self.clients[key].ops += 1;
             let since = self.clients[key].since;
             self.tally.latency.record(nanos(now - since));
         }
@@ -405,12 +422,14 @@ impl<'a> Worker<'a> {
         self.reconnect(key)
     }
 
-    /// Replaces slot `key`'s connection with a new one (the old one is closed and forgotten).
+    /// Replaces slot `key`'s connection with a new one (the old one is closed and forgotten);
+    /// the client's counts carry over, since it is the same client trying again.
     fn reconnect(&mut self, key: usize) -> io::Result<()> {
-        let done_any = self.clients[key].done_any;
+        let (done_any, ops) = (self.clients[key].done_any, self.clients[key].ops);
         match self.connect(key) {
             Ok(mut client) => {
                 client.done_any = done_any;
+                client.ops = ops;
                 self.clients[key] = client;
             }
             Err(_) => {

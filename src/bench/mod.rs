@@ -3,14 +3,19 @@
 //!
 //! - [`load`]: the generator (event loops of client state machines).
 //! - [`histogram`]: latency percentiles, log-linear buckets, written here.
+//! - [`fairness`]: how evenly a load's operations were spread over its connections.
 //! - [`proc`]: a server's memory, threads and CPU time, from `/proc`.
+//! - [`perf`]: a server's system calls over a window, counted by `perf stat`, and judged.
 //! - [`report`]: the text report of a run.
 //! - [`svg`]: line charts, written directly as SVG.
-//! - [`compare`]: every model under the same loads, with a report and charts.
+//! - [`compare`]: every design (a model, with its workers or pool size) under the same loads,
+//!   with a report and charts.
 
 pub mod compare;
+pub mod fairness;
 pub mod histogram;
 pub mod load;
+pub mod perf;
 pub mod proc;
 pub mod report;
 pub mod svg;
@@ -71,6 +76,24 @@ pub struct IdleCost {
     pub held: u64,
 }
 
+impl IdleCost {
+    /// The cost of an idle load between two readings of the server: its memory growth spread
+    /// over the connections it held (those neither stalled nor failed), and its threads then.
+    pub fn between(
+        before: proc::Reading,
+        after: proc::Reading,
+        conns: usize,
+        tally: &Tally,
+    ) -> Self {
+        let held = (conns as u64).saturating_sub(tally.stalled + tally.errors);
+        IdleCost {
+            bytes_per_conn: after.rss.saturating_sub(before.rss) as f64 / held.max(1) as f64,
+            threads: after.threads,
+            held,
+        }
+    }
+}
+
 /// Runs one load and returns its tally, and for an idle load with the server's `pid`, its cost.
 pub fn single(plan: &Plan, pid: Option<u32>) -> io::Result<(Tally, Option<IdleCost>)> {
     let before = pid.map(proc::read).transpose()?;
@@ -84,13 +107,7 @@ pub fn single(plan: &Plan, pid: Option<u32>) -> io::Result<(Tally, Option<IdleCo
         let (tally, after) = result?;
         let cost = match (before, after?) {
             (Some(before), Some(after)) if matches!(plan.load, Load::Idle) => {
-                let held = (plan.conns as u64).saturating_sub(tally.stalled + tally.errors);
-                Some(IdleCost {
-                    bytes_per_conn: after.rss.saturating_sub(before.rss) as f64
-                        / held.max(1) as f64,
-                    threads: after.threads,
-                    held,
-                })
+                Some(IdleCost::between(before, after, plan.conns, &tally))
             }
             _ => None,
         };

@@ -7,7 +7,7 @@ use std::io;
 pub struct Reading {
     /// Resident memory (`VmRSS`), bytes.
     pub rss: u64,
-    /// Threads (`Threads`).
+    /// Threads: the entries of `/proc/PID/task`, one per live thread.
     pub threads: u64,
     /// User plus system CPU time so far, in clock ticks (`/proc/PID/stat` fields 14 and 15,
     /// over all the process's threads).
@@ -48,7 +48,7 @@ pub fn read(pid: u32) -> io::Result<Reading> {
     };
     Ok(Reading {
         rss: field("VmRSS:") * 1024,
-        threads: field("Threads:"),
+        threads: std::fs::read_dir(format!("/proc/{pid}/task"))?.count() as u64,
         cpu_ticks: tick(11) + tick(12),
     })
 }

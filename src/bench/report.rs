@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::fairness::Fairness;
 use super::histogram::Histogram;
 use super::load::{Load, Plan, Tally};
 
@@ -59,6 +60,22 @@ pub fn percentiles(h: &Histogram) -> String {
     )
 }
 
+/// Jain's index to three places (`0.998`), or `–` when no connection completed anything.
+pub fn jain(index: Option<f64>) -> String {
+    index.map_or("–".into(), |j| format!("{j:.3}"))
+}
+
+/// `min 12   median 15   max 19   Jain 0.998`: operations per connection, and how even.
+pub fn spread(f: &Fairness) -> String {
+    format!(
+        "min {}   median {}   max {}   Jain {}",
+        count(f.min as f64),
+        count(f.median as f64),
+        count(f.max as f64),
+        jain(f.jain)
+    )
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
@@ -100,6 +117,9 @@ pub fn text(plan: &Plan, tally: &Tally) -> String {
         ),
     };
     let _ = writeln!(out, "  connect        {}", percentiles(&tally.connect));
+    if let (false, Some(f)) = (matches!(plan.load, Load::Idle), tally.fairness()) {
+        let _ = writeln!(out, "  per connection {}", spread(&f));
+    }
     let wrong = match plan.load {
         Load::File { .. } => "short downloads",
         _ => "mismatched bytes",
@@ -128,6 +148,8 @@ mod tests {
             (count(1_000_000.0), "1,000,000"),
             (rate(9_700_000.0), "9.7 MB/s"),
             (rate(2_410_000_000.0), "2.41 GB/s"),
+            (jain(Some(0.99849)), "0.998"),
+            (jain(None), "–"),
         ];
         for (got, want) in cases {
             assert_eq!(got, want);

@@ -10,7 +10,7 @@ use super::{
     failed, parse_addr, parse_args, parse_count, parse_secs, parse_size, usage_error, EXIT_FAILED,
 };
 use crate::bench;
-use tcpserve::Model;
+use crate::bench::compare::{Design, DEFAULT_DESIGNS};
 
 const BENCH_BRIEF: &str = "usage: tcpserve bench echo ADDR [options]
        tcpserve bench file ADDR NAME [options]
@@ -18,6 +18,10 @@ const BENCH_BRIEF: &str = "usage: tcpserve bench echo ADDR [options]
        tcpserve bench compare [--models LIST] [--conns LIST] [--sizes LIST] [--out DIR] [options]";
 fn bench_options() -> Options {
     let mut opts = Options::new();
+    let models = format!(
+        "compare: designs, comma-separated: a model, with :N for the reactor's workers or the \
+         pool's size (default {DEFAULT_DESIGNS})"
+    );
     let options: &[(&str, &str, &str)] = &[
         ("conns", "N", "connections (echo, file: default 50; idle: required); compare: a list (default 1,10,100,1000,10000)"),
         ("size", "BYTES", "echo: message size, e.g. 64 or 4K (default 64); file: the file's size, to check each download"),
@@ -25,7 +29,7 @@ fn bench_options() -> Options {
         ("warmup", "SECS", "time before measuring (default 2; compare 1)"),
         ("threads", "N", "load threads, each an event loop (default: the cores)"),
         ("pid", "PID", "idle: the server's process id, to read its memory and threads"),
-        ("models", "LIST", "compare: models, comma-separated (default reactor,threads,iterative)"),
+        ("models", "LIST", &models),
         ("sizes", "LIST", "compare: echo message sizes (default 64,4096)"),
         ("file-size", "BYTES", "compare: the downloaded file's size (default 1M)"),
         ("file-conns", "N", "compare: connections for the file load (default 50)"),
@@ -119,20 +123,13 @@ fn compare_matrix(m: &Matches) -> Result<bench::compare::Matrix, String> {
         return Err(format!("unexpected argument '{extra}'"));
     }
     let list = |flag: &str, default: &str| m.opt_str(flag).unwrap_or_else(|| default.into());
-    let models = parse_list(
-        "--models",
-        &list("models", "reactor,threads,iterative"),
-        |f, v| {
-            Model::from_name(v)
-                .ok_or_else(|| format!("{f}: '{v}' is not one of reactor, threads, iterative"))
-        },
-    )?;
+    let designs = designs("--models", &list("models", DEFAULT_DESIGNS))?;
     let secs = |flag: &str, default: u64| match m.opt_str(flag) {
         Some(v) => parse_secs(&format!("--{flag}"), &v, true),
         None => Ok(Duration::from_secs(default)),
     };
     Ok(bench::compare::Matrix {
-        models,
+        designs,
         conns: parse_list(
             "--conns",
             &list("conns", "1,10,100,1000,10000"),
@@ -152,6 +149,20 @@ fn compare_matrix(m: &Matches) -> Result<bench::compare::Matrix, String> {
         out: list("out", "bench-out").into(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
     })
+}
+
+/// A list of designs (`reactor,reactor:2,pool:16`), each once: two rows of one name could not
+/// be told apart.
+fn designs(flag: &str, value: &str) -> Result<Vec<Design>, String> {
+    let designs = parse_list(flag, value, |f, v| {
+        Design::parse(v).map_err(|e| format!("{f}: {e}"))
+    })?;
+    for (i, d) in designs.iter().enumerate() {
+        if designs[..i].contains(d) {
+            return Err(format!("{flag}: '{}' is listed twice", d.label()));
+        }
+    }
+    Ok(designs)
 }
 
 /// An echo message must fit the sockets' buffers: the generator writes a whole message
@@ -228,4 +239,79 @@ fn bench_plan(m: &Matches) -> Result<bench::load::Plan, String> {
         },
         duration: secs("duration", if idle { 60 } else { 10 })?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpserve::Model;
+
+    #[test]
+    fn design_lists() {
+        let d = |model, count| Design { model, count };
+        let good: &[(&str, &[Design])] = &[
+            (
+                DEFAULT_DESIGNS,
+                &[
+                    d(Model::Reactor, None),
+                    d(Model::Reactor, Some(2)),
+                    d(Model::Threads, None),
+                    d(Model::Pool, None),
+                    d(Model::Iterative, None),
+                ],
+            ),
+            (
+                "reactor,reactor:2,pool,pool:16,threads,iterative",
+                &[
+                    d(Model::Reactor, None),
+                    d(Model::Reactor, Some(2)),
+                    d(Model::Pool, None),
+                    d(Model::Pool, Some(16)),
+                    d(Model::Threads, None),
+                    d(Model::Iterative, None),
+                ],
+            ),
+            ("reactors", &[d(Model::Reactors, None)]),
+            (
+                "reactors:3, pool:1",
+                &[d(Model::Reactors, Some(3)), d(Model::Pool, Some(1))],
+            ),
+            (
+                "reactor:1,reactor",
+                &[d(Model::Reactor, Some(1)), d(Model::Reactor, None)],
+            ),
+            ("pool:10000", &[d(Model::Pool, Some(10_000))]),
+            ("reactor:1024", &[d(Model::Reactor, Some(1024))]),
+        ];
+        for (list, want) in good {
+            assert_eq!(designs("--models", list).as_deref(), Ok(*want), "{list}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("", "is not a design"),
+            ("reactor,,pool", "is not a design"),
+            ("bogus", "'bogus' is not a design"),
+            ("Reactor", "is not a design"),
+            ("threads:4", "threads takes no count"),
+            ("iterative:1", "iterative takes no count"),
+            ("reactor:", "whole number from 1 to 1024"),
+            ("reactor:0", "whole number from 1 to 1024"),
+            ("reactor:x", "whole number from 1 to 1024"),
+            ("reactor:-1", "whole number from 1 to 1024"),
+            ("reactor:1025", "whole number from 1 to 1024"),
+            ("pool:0", "whole number from 1 to 10000"),
+            ("pool:10001", "whole number from 1 to 10000"),
+            ("pool:2:3", "whole number"),
+            ("reactor,pool,reactor", "'reactor' is listed twice"),
+            ("pool:4,pool:4", "'pool:4' is listed twice"),
+        ];
+        for (list, why) in bad {
+            match designs("--models", list) {
+                Err(e) => assert!(
+                    e.starts_with("--models: ") && e.contains(why),
+                    "{list}: {e}"
+                ),
+                Ok(d) => panic!("{list} gave {d:?}"),
+            }
+        }
+    }
 }
