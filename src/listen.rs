@@ -52,6 +52,15 @@ impl Listener {
     }
 }
 
+/// Every accepted connection's small writes leave at once (TCP_NODELAY): echo replies and a
+/// program's request-reply protocol must not wait on Nagle's algorithm, and neither must the
+/// tail of an HTTP response on a kept connection, which no FIN follows to push it (1 MiB
+/// downloads over keep-alive: 1.9 to 2.4 GB/s, 530 to 410 µs of CPU each; docs/BENCHMARKS.md).
+/// Best effort: a socket that refuses it is served all the same.
+pub fn no_delay(fd: std::os::fd::RawFd) {
+    let _ = crate::sys::set_flag(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY);
+}
+
 /// A listening socket on `addr` (SO_REUSEADDR, as std sets it), with a deep backlog; with
 /// `shared`, SO_REUSEPORT too, so that each reactor worker listens on the address with a
 /// socket of its own and the kernel spreads the clients among them.

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,7 +92,6 @@ impl Accepting {
 struct Admitted {
     service: AnyService,
     slot: usize,
-    nodelay: bool,
 }
 
 /// A timer entry: when, and for which connection (slab key, serial).
@@ -393,17 +393,7 @@ impl Reactor {
                 Ok((stream, peer)) => {
                     let peer = listen::client(peer);
                     let service = listener.offer.start(&self.settings, now);
-                    let nodelay = listener.offer.wants_nodelay();
-                    self.admit(
-                        Admitted {
-                            service,
-                            slot,
-                            nodelay,
-                        },
-                        stream,
-                        peer,
-                        now,
-                    )
+                    self.admit(Admitted { service, slot }, stream, peer, now)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => match listen::accept_failure(&e) {
@@ -432,18 +422,12 @@ impl Reactor {
 
     fn admit(
         &mut self,
-        Admitted {
-            service,
-            slot,
-            nodelay,
-        }: Admitted,
+        Admitted { service, slot }: Admitted,
         stream: TcpStream,
         peer: std::net::SocketAddr,
         now: Instant,
     ) {
-        if nodelay {
-            let _ = stream.set_nodelay(true);
-        }
+        listen::no_delay(stream.as_raw_fd());
         let name = service.name();
         let serial = self.next_serial;
         self.next_serial = self.next_serial.wrapping_add(1);

@@ -351,7 +351,7 @@ pub fn listen_on(
 }
 
 /// Sets the boolean socket option `name` at `level`.
-fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
+pub fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
     let one: libc::c_int = 1;
     // SAFETY: a live int of the size given.
     let rc = unsafe {

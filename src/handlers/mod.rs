@@ -224,13 +224,6 @@ impl Offer {
         }
     }
 
-    /// Whether the service's small writes must leave at once (TCP_NODELAY): echo replies, and a
-    /// program's request-reply protocol, must not wait on Nagle's algorithm. A file download
-    /// needs no such call: its FIN pushes the tail.
-    pub(crate) fn wants_nodelay(&self) -> bool {
-        !matches!(self, Offer::Files)
-    }
-
     /// A new connection's service; behind a load balancer, first the PROXY header.
     pub(crate) fn start(&self, settings: &Settings, now: Instant) -> AnyService {
         let service = match self {

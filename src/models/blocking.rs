@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::control::Registration;
 use crate::driver::{self, Due, Moved, Phase, Progress};
 use crate::handlers::{Clock, Ctx, Next, Offer, Reason, Settings, Transport, Wakeup};
+use crate::listen;
 use crate::metrics::counts::{Closed, Shared};
 use crate::sys;
 
@@ -153,9 +154,7 @@ pub(crate) fn serve(
     scratch: &mut [u8],
     reg: &Registration,
 ) {
-    if offer.wants_nodelay() {
-        let _ = stream.set_nodelay(true);
-    }
+    listen::no_delay(stream.as_raw_fd());
     let (counts, slot) = (reg.counts(), reg.slot());
     let mut counted = Counted::new(counts, slot);
     let mut now = Instant::now();
