@@ -7,13 +7,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use common::child::{free_port, have, ChildGuard, Lines};
+use common::child::{free_port, haproxy, have};
 use common::http::{get, Client};
 use common::serve::{serve_command, Server};
 use common::{wait_until, TempDir, PATIENCE};
@@ -106,19 +105,7 @@ fn a_rolling_restart_fails_no_request(model: Model) {
         metrics_a.port(),
         metrics_b.port()
     );
-    std::fs::write(dir.join("haproxy.cfg"), &config).unwrap();
-    let mut haproxy = ChildGuard(
-        Command::new("haproxy")
-            .args(["-db", "-f"])
-            .arg(dir.join("haproxy.cfg"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut said = Lines::follow(haproxy.0.stderr.take().unwrap());
-    let _stdout = Lines::follow(haproxy.0.stdout.take().unwrap());
+    let (balancer, mut said) = haproxy(dir.path(), &config);
     wait_until("HAProxy to listen", || {
         std::net::TcpStream::connect(front).is_ok()
     });
@@ -167,7 +154,7 @@ fn a_rolling_restart_fails_no_request(model: Model) {
         said.text()
     );
     assert!(ok > 0);
-    drop(haproxy);
+    drop(balancer);
     staying.stop_gracefully();
 }
 

@@ -8,10 +8,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::child::{bin, free_port, have, ChildGuard, Lines};
+use common::child::{bin, free_port, haproxy, have};
 use common::serve::Server;
 use common::{connect, read_to_end, TempDir, PATIENCE};
 use tcpserve::Model;
@@ -284,18 +284,7 @@ fn behind_haproxy_the_log_shows_the_clients_own_address(model: Model) {
             server.addr
         );
     }
-    std::fs::write(dir.join("haproxy.cfg"), &config).unwrap();
-    let mut child = ChildGuard(
-        Command::new("haproxy")
-            .args(["-db", "-f"])
-            .arg(dir.join("haproxy.cfg"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let haproxy_log = Lines::follow(child.0.stderr.take().unwrap());
+    let (child, haproxy_log) = haproxy(dir.path(), &config);
     for (i, front) in fronts.iter().enumerate() {
         // HAProxy is up once its port takes a connection (a wait on that, with a deadline).
         let mut client = None;

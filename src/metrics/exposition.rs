@@ -113,8 +113,9 @@ fn connections(w: &mut Writer, counts: &Local) {
     per_service(w, counts, open, |s| s.open.get());
     let refused = (
         "tcpserve_connections_refused_total",
-        "Clients turned away, by service and reason: over --max-conns (never accepted), \
-         without a valid PROXY header (accepted, then closed), or no thread to serve them.",
+        "Clients turned away, by service and reason: over --max-conns (closed at once, not \
+         counted as accepted), without a valid PROXY header (accepted, then closed), or no \
+         thread to serve them.",
     );
     per_reason::<Refusal>(w, counts, refused, |s| &s.refused);
     let closed = (

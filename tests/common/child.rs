@@ -213,3 +213,22 @@ impl Lines {
         }
     }
 }
+
+/// HAProxy (Debian's haproxy package) in the foreground with the configuration `config`,
+/// written to `dir`/haproxy.cfg, and what it says on stderr (its alerts and server state).
+pub fn haproxy(dir: &std::path::Path, config: &str) -> (ChildGuard, Lines) {
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let mut child = ChildGuard(
+        std::process::Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let said = Lines::follow(child.0.stderr.take().unwrap());
+    (child, said)
+}
