@@ -1,9 +1,10 @@
-//! What every driver (the reactor, the threaded and the iterative models) shares with the
+//! What every driver (the reactor, and the threads, pool and iterative models) shares with the
 //! others and with whoever starts it: what it is handed to serve ([`Setup`], [`Limits`]), how it
 //! counts a turn's bytes ([`Moved`]), when a connection is due ([`Progress`]: its service's
 //! deadline, then the idle timeout), how a connection is ended ([`finish`]), and how serving
-//! ended ([`Ending`]). The drivers are peers: each imports this module, none imports another,
-//! and `server.rs`, which chooses one, imports them all.
+//! ended ([`Ending`]). The drivers are peers: each imports this module, none imports another
+//! (the reactors model, `workers.rs`, runs several reactors: built on `reactor.rs`, not its
+//! peer), and `server.rs`, which chooses one, imports them all.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,6 +62,13 @@ impl Limits {
                 taken
             }
         }
+    }
+
+    /// Connections open now under the cap, where the driver itself holds `mine`.
+    pub fn open(&self, mine: usize) -> usize {
+        self.all_open
+            .as_ref()
+            .map_or(mine, |all| all.load(Ordering::Relaxed))
     }
 
     /// A connection that took a place has closed.

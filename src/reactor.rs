@@ -417,7 +417,7 @@ impl Reactor {
             // The retry took a client: the pause is over, whatever the cap says.
             self.episodes.resumed(now);
         }
-        self.episodes.refused(self.conns.len(), now);
+        self.episodes.refused(self.limits.open(self.conns.len()), now);
     }
 
     fn admit(

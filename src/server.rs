@@ -221,7 +221,7 @@ impl Builder {
         self
     }
 
-    /// Threads model: each connection thread's stack
+    /// Threads and pool models: each serving thread's stack
     /// (default [`defaults::THREAD_STACK`](crate::defaults::THREAD_STACK), and at least
     /// [`defaults::MIN_THREAD_STACK`](crate::defaults::MIN_THREAD_STACK)).
     pub fn thread_stack(mut self, bytes: usize) -> Builder {
@@ -453,10 +453,10 @@ impl Server {
             (model, _) => {
                 let setup = setups.swap_remove(0);
                 match model {
+                    Model::Reactor | Model::Reactors => Reactor::new(setup)?.run(),
                     Model::Threads => models::threads::run(setup),
                     Model::Pool => models::pool::run(setup),
                     Model::Iterative => models::iterative::run(setup),
-                    _ => Reactor::new(setup)?.run(),
                 }
             }
         }?;

@@ -36,17 +36,19 @@ pub(crate) struct Relay {
 pub(crate) fn run(setups: Vec<Setup>, mut relay: Relay) -> io::Result<Ending> {
     let (ended_tx, ended_rx) = UnixStream::pair()?;
     ended_rx.set_nonblocking(true)?;
-    let mut threads = Vec::with_capacity(setups.len());
-    for (i, setup) in setups.into_iter().enumerate() {
-        let reactor = Reactor::new(setup)?;
-        let ended = ended_tx.try_clone()?;
+    // Everything that can fail is had before the first worker starts: none is left running.
+    let reactors = setups
+        .into_iter()
+        .map(|setup| Ok((Reactor::new(setup)?, Ended(ended_tx.try_clone()?))))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut threads = Vec::with_capacity(reactors.len());
+    for (i, (reactor, ended)) in reactors.into_iter().enumerate() {
         let thread = thread::Builder::new()
             .name(format!("tcpserve-reactor-{i}"))
             .spawn(move || {
-                let result = reactor.run();
-                // Whatever happened, the relay must hear of it.
-                sys::poke(ended.as_raw_fd());
-                result
+                // Dropped however the worker ends, a panic included: the relay hears of it.
+                let _ended = ended;
+                reactor.run()
             });
         match thread {
             Ok(thread) => threads.push(thread),
@@ -62,11 +64,15 @@ pub(crate) fn run(setups: Vec<Setup>, mut relay: Relay) -> io::Result<Ending> {
     let (mut ended, mut requests) = (0, 0);
     while ended < threads.len() {
         let _ = sys::wait_readable(&fds, None);
-        // Each request passed on as it came: a second one cuts every worker.
-        for _ in 0..relay.signal.take() {
-            requests += 1;
-            relay.workers.iter().for_each(Stopper::stop);
+        // Passed on as they came, two at once as two at once (`stop_now`): a worker with nothing
+        // in flight would end gracefully on the first of two separate ones.
+        let taken = relay.signal.take();
+        match taken {
+            0 => {}
+            1 => relay.workers.iter().for_each(Stopper::stop),
+            _ => relay.workers.iter().for_each(Stopper::stop_now),
         }
+        requests += taken;
         ended += (&ended_rx).read(&mut [0u8; 64]).unwrap_or(0);
         if ended > 0 && requests == 0 {
             // A worker failed unasked: the server cannot go on short of it.
@@ -75,6 +81,15 @@ pub(crate) fn run(setups: Vec<Setup>, mut relay: Relay) -> io::Result<Ending> {
         }
     }
     join(threads)
+}
+
+/// A worker's end, said to the relay when dropped.
+struct Ended(UnixStream);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        sys::poke(self.0.as_raw_fd());
+    }
 }
 
 /// Waits for every worker: the first error if any failed, else forced if any stop was.

@@ -143,7 +143,7 @@ fn serve_options() -> Options {
         "",
         "thread-stack",
         &format!(
-            "threads model: each connection thread's stack, e.g. 64K (default {}K)",
+            "threads and pool models: each serving thread's stack, e.g. 64K (default {}K)",
             defaults::THREAD_STACK / 1024
         ),
         "BYTES",

@@ -49,7 +49,7 @@ pub(crate) const SCRATCH_SIZE: usize = 64 * 1024;
 /// Each turn must do what the socket allows now and return: a read or write that would block
 /// returns `WouldBlock`, and the service then returns [`Next::Wait`]. Every model (the reactor,
 /// the threaded and the iterative) drives a service through these methods alone, so a service
-/// that keeps to them runs unchanged on all three. Output the socket does not take should be
+/// that keeps to them runs unchanged on every model. Output the socket does not take should be
 /// kept in a bounded buffer ([`Pending`]) and reading should stop while it holds
 /// [`Settings::buffer_limit`] bytes: that is backpressure, and what keeps a client that never reads
 /// from growing the server's memory.
@@ -528,7 +528,7 @@ pub trait Transport: io::Read + io::Write {
     }
 }
 
-/// A blocking socket, as the threaded and iterative drivers use.
+/// A blocking socket, as the blocking drivers (threads, pool, iterative) use.
 impl Transport for std::net::TcpStream {
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         sys::sendfile(self.as_raw_fd(), file.as_raw_fd(), offset, len)

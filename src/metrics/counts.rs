@@ -90,7 +90,7 @@ labels! {
 
 labels! {
     /// Why a connection closed: the service's or the driver's `Reason` without its details,
-    /// or a service that panicked (a program's own, under the threads model).
+    /// or a service that panicked (a program's own, under a blocking model, built to unwind).
     Closed {
         Done => "done",
         Reset => "reset",

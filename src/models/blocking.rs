@@ -1,5 +1,5 @@
-//! One connection's service driven over a blocking socket: the loop the threaded and iterative
-//! models share. The service is the reactor's, unchanged; only the waiting differs.
+//! One connection's service driven over a blocking socket: the loop the threads, pool and
+//! iterative models share. The service is the reactor's, unchanged; only the waiting differs.
 //!
 //! Each turn, the first read may block, for at most the socket timeout (`SO_RCVTIMEO`, and
 //! `SO_SNDTIMEO` for writes): the idle timeout, or less when the service names a sooner

@@ -65,7 +65,14 @@ pub fn serve(
         // Acceptors wait in poll(2): a client may leave between it and the accept.
         listener.socket.set_nonblocking(true)?;
     }
-    let workers = start(listeners, settings, limits, &control)?;
+    let workers = match start(listeners, settings, limits, &control) {
+        Ok(workers) => workers,
+        Err(e) => {
+            // Threads that did start must not serve on, unstoppable.
+            control.halt();
+            return Err(e);
+        }
+    };
     let ending = control.run(&mut stop, &own, shutdown);
     for worker in workers {
         let _ = worker.join();
@@ -327,6 +334,13 @@ impl Control {
                 return self.cut("second stop request", Ending::Forced);
             }
         }
+    }
+
+    /// The server cannot start after all: every thread that did start returns (the acceptors
+    /// and the serving threads wait on the halt pipe).
+    fn halt(&self) {
+        self.set_phase(Phase::Cut);
+        let _ = (&self.halt_tx).write(&[1]);
     }
 
     /// Closes every connection now, and gives their threads a moment to see it.
