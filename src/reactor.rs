@@ -417,7 +417,8 @@ impl Reactor {
             // The retry took a client: the pause is over, whatever the cap says.
             self.episodes.resumed(now);
         }
-        self.episodes.refused(self.limits.open(self.conns.len()), now);
+        self.episodes
+            .refused(self.limits.open(self.conns.len()), now);
     }
 
     fn admit(
