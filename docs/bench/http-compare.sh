@@ -804,7 +804,9 @@ cat >"$OUT/http.md" <<EOF
 Run $START_DATE: \`$COMMAND_LINE\`
 
 - Machine: $(nproc) cores ($CPU_MODEL), Linux $(uname -r), loopback only; wrk shares the cores
-  with the server under test. 1-minute load average $LOAD_START before the runs, $LOAD_END after
+  with the server under test. TCP congestion control
+  $(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown) (it decides 1 MiB
+  downloads here: see docs/BENCHMARKS.md). 1-minute load average $LOAD_START before the runs, $LOAD_END after
   them (the runs themselves add up to 2; a start well above 0 means something else was busy).
 - Versions: $VERSIONS; $WRK_VERSION.
 - Load: \`wrk -t $THREADS -c $CONNS -d ${DURATION}s --latency\` per server and file, after a
