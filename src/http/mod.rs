@@ -7,6 +7,8 @@
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
+//! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
+//!   once, and whether `OPTIONS` is answered as a CORS preflight.
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -43,6 +45,7 @@
 
 pub mod client;
 pub mod date;
+pub mod headers;
 pub mod mime;
 pub mod range;
 pub mod request;
