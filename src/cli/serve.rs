@@ -384,7 +384,7 @@ fn custom_headers(mut builder: Builder, lines: &[String]) -> Result<Builder, Str
     let mut fields = Vec::with_capacity(lines.len());
     for line in lines {
         let (name, value) = headers::split(line).map_err(|e| format!("--header {line:?}: {e}"))?;
-        fields.push((name, value));
+        fields.push((name.to_owned(), value.to_owned()));
     }
     headers::Custom::new(&fields).map_err(|e| format!("--header: {e}"))?;
     for (name, value) in fields {

@@ -101,7 +101,7 @@ pub fn check<'a>(name: &'a str, value: &'a str) -> Result<(&'a str, &'a str), He
     if name.is_empty() || !name.bytes().all(is_tchar) {
         return Err(HeaderError::Name);
     }
-    let value = value.trim_matches([' ', '\t']);
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
     for b in value.bytes() {
         match b {
             b'\r' | b'\n' | 0 => return Err(HeaderError::LineBreak),
@@ -144,11 +144,11 @@ impl Default for Custom {
 
 impl Custom {
     /// The fields `(name, value)` in the order given, checked as [`check`] does and as a set.
-    pub fn new<N: AsRef<str>, V: AsRef<str>>(fields: &[(N, V)]) -> Result<Custom, HeaderError> {
+    pub fn new(fields: &[(String, String)]) -> Result<Custom, HeaderError> {
         let mut block = Vec::new();
         let (mut origin, mut vary_origin) = (None, false);
         for (name, value) in fields {
-            let (name, value) = check(name.as_ref(), value.as_ref())?;
+            let (name, value) = check(name, value)?;
             if name.eq_ignore_ascii_case(ACAO) {
                 if origin.is_some() || value.contains(',') {
                     return Err(HeaderError::OneOrigin);
@@ -262,7 +262,11 @@ mod tests {
     }
 
     fn custom(lines: &[&str]) -> Result<Custom, HeaderError> {
-        let fields: Vec<(&str, &str)> = lines.iter().map(|l| split(l).unwrap()).collect();
+        let fields: Vec<(String, String)> = lines
+            .iter()
+            .map(|l| split(l).unwrap())
+            .map(|(n, v)| (n.into(), v.into()))
+            .collect();
         Custom::new(&fields)
     }
 
@@ -333,9 +337,9 @@ mod tests {
             assert_eq!(custom(lines).unwrap_err(), *want, "{lines:?}");
         }
         // The builder's path: name and value given apart are checked the same way.
-        let fields = [("X-A", "b\r\nSet-Cookie: x")];
+        let fields = [("X-A".into(), "b\r\nSet-Cookie: x".into())];
         assert_eq!(Custom::new(&fields).unwrap_err(), LineBreak);
-        let fields = [("X-A\r\nY", "b")];
+        let fields = [("X-A\r\nY".into(), "b".into())];
         assert_eq!(Custom::new(&fields).unwrap_err(), Name);
     }
 }
