@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::config::{defaults, Config, Listen, Model};
 use crate::driver::{Ending, Limits, Setup};
 use crate::handlers::{metrics, Offer, Persistence, Service, Settings};
+use crate::http::headers::Custom;
 use crate::listen::{self, Listener};
 use crate::logging::access;
 use crate::metrics::Board;
@@ -251,6 +252,17 @@ impl Builder {
         self
     }
 
+    /// Files over HTTP: adds the field `name: value` to every response (CORS, `Cache-Control`,
+    /// security headers); repeat for more, sent in the order given. With
+    /// `Access-Control-Allow-Origin`, `OPTIONS` is answered as a CORS preflight (204 with these
+    /// fields), and `Vary: Origin` is added unless the origin is `*`. [`Builder::bind`] refuses
+    /// a malformed name, a value with a CR, LF, NUL or other control byte, and a field the
+    /// server writes itself (`Content-Length`, `Connection`...; see docs/PROTOCOL.md).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
+        self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Binds every service's address; where each listens is logged when it starts serving.
     pub fn bind(self) -> Result<Server, StartError> {
         Server::bind(self)
@@ -293,6 +305,8 @@ impl Server {
         if let Some(fault) = config.fault() {
             return Err(StartError::Invalid(fault));
         }
+        let headers = Custom::new(&config.headers)
+            .map_err(|e| StartError::Invalid(format!("header: {e}")))?;
         if let (Some(have), Some(other)) = (&config.root, conflict) {
             return Err(StartError::Invalid(format!(
                 "files: one directory per server: {} and {}",
@@ -391,6 +405,7 @@ impl Server {
                 },
                 access_format: config.access_format,
                 proxy_protocol: config.proxy_protocol,
+                headers,
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -14,6 +14,7 @@ use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
     EXIT_FAILED,
 };
+use tcpserve::http::headers;
 use tcpserve::logging::{self, access};
 use tcpserve::{defaults, Builder, Ending, Model, Server};
 
@@ -167,6 +168,14 @@ fn serve_options() -> Options {
         "the access log's lines: common, combined (adds Referer and User-Agent) or json \
          (default common)",
         "FORMAT",
+    );
+    opts.optmulti(
+        "",
+        "header",
+        "files over HTTP: add this field to every response (CORS, Cache-Control, security \
+         headers); repeat for more. With Access-Control-Allow-Origin, OPTIONS is answered 204 \
+         (a CORS preflight) and Vary: Origin is added unless the origin is *",
+        "'NAME: VALUE'",
     );
     opts.optflag(
         "",
@@ -356,6 +365,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         builder = builder.metrics(parse_addr("--metrics", &addr)?);
     }
     builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
+    builder = custom_headers(builder, &m.opt_strs("header"))?;
     if let Some(v) = m.opt_str("access-log-format") {
         let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")
@@ -367,6 +377,20 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         shutdown_timeout,
         files_root,
     })
+}
+
+/// `--header`, each checked alone and then as a set, so that every refusal is a usage error.
+fn custom_headers(mut builder: Builder, lines: &[String]) -> Result<Builder, String> {
+    let mut fields = Vec::with_capacity(lines.len());
+    for line in lines {
+        let (name, value) = headers::split(line).map_err(|e| format!("--header {line:?}: {e}"))?;
+        fields.push((name.to_owned(), value.to_owned()));
+    }
+    headers::Custom::new(&fields).map_err(|e| format!("--header: {e}"))?;
+    for (name, value) in fields {
+        builder = builder.header(name, value);
+    }
+    Ok(builder)
 }
 
 /// Every model's name, for a message.

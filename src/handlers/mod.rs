@@ -34,6 +34,7 @@ use metrics::Metrics;
 pub use pending::Pending;
 use proxied::Proxied;
 
+use crate::http::headers::Custom;
 use crate::logging::access;
 use crate::metrics::counts::{Closed, Tally, Uncounted};
 use crate::metrics::Board;
@@ -355,6 +356,8 @@ pub struct Settings {
     pub(crate) access_format: access::Format,
     /// Every connection starts with a PROXY protocol header (`--proxy-protocol`).
     pub(crate) proxy_protocol: bool,
+    /// Files over HTTP: the operator's fields on every response (`--header`).
+    pub(crate) headers: Custom,
 }
 
 impl Settings {
@@ -363,6 +366,7 @@ impl Settings {
         Ok(Settings {
             root: self.root.as_ref().map(Root::twin).transpose()?,
             access_format: self.access_format,
+            headers: self.headers.clone(),
             ..*self
         })
     }
@@ -411,6 +415,7 @@ impl Default for Settings {
             persistence: Persistence::Idle,
             access_format: access::Format::default(),
             proxy_protocol: false,
+            headers: Custom::default(),
         }
     }
 }

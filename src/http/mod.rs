@@ -7,6 +7,8 @@
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
+//! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
+//!   once, and whether `OPTIONS` is answered as a CORS preflight.
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -30,6 +32,9 @@
 //! - The decode buffer is the driver's scratch buffer, not the stack (threads may have 16 KiB).
 //! - Order: parse error (answer, close) → method (405, before the target) → [`target::decode`]
 //!   → `Root::open`; a directory → [`target::with_index`], else 404.
+//! - With `Access-Control-Allow-Origin` configured ([`headers::Custom::preflight`]), `OPTIONS`
+//!   passes the method check and is answered 204 before the target is decoded; every head,
+//!   the faults' too, carries [`headers::Custom::block`].
 //! - After a 413 or 501 the body is still coming: the server half-closes and lingers, or the
 //!   kernel's reset would destroy the answer. Every parse error closes; so does 408.
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.
@@ -43,6 +48,7 @@
 
 pub mod client;
 pub mod date;
+pub mod headers;
 pub mod mime;
 pub mod range;
 pub mod request;

@@ -24,6 +24,7 @@ pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         206 => "Partial Content",
         301 => "Moved Permanently",
         304 => "Not Modified",
@@ -115,6 +116,8 @@ pub struct Head<'a> {
     pub connection: Connection,
     /// `Cache-Control: no-store`: what changes from one request to the next.
     pub no_store: bool,
+    /// The operator's own fields, each ending in CRLF ([`super::headers::Custom::block`]).
+    pub custom: &'a [u8],
 }
 
 impl Head<'_> {
@@ -133,6 +136,7 @@ impl Head<'_> {
             location: None,
             connection: Connection::Omit,
             no_store: false,
+            custom: b"",
         }
     }
 
@@ -211,6 +215,7 @@ impl Head<'_> {
             Connection::Close => field(out, "Connection", b"close"),
             Connection::KeepAlive => field(out, "Connection", b"keep-alive"),
         }
+        out.extend_from_slice(self.custom);
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -519,6 +524,22 @@ mod tests {
                  Content-Length: 23\r\n\
                  Allow: GET, HEAD\r\n\
                  Connection: close\r\n\
+                 \r\n",
+            ),
+            (
+                Head {
+                    allow: Some("GET, HEAD, OPTIONS"),
+                    connection: Connection::KeepAlive,
+                    custom: b"Access-Control-Allow-Origin: *\r\nX-A: b\r\n",
+                    ..Head::new(204, at(NOW))
+                },
+                "HTTP/1.1 204 No Content\r\n\
+                 Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+                 Server: tcpserve\r\n\
+                 Allow: GET, HEAD, OPTIONS\r\n\
+                 Connection: keep-alive\r\n\
+                 Access-Control-Allow-Origin: *\r\n\
+                 X-A: b\r\n\
                  \r\n",
             ),
             (

@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime};
 use super::super::{Ctx, Persistence, Reason, Settings, Transport};
 use super::body::Body;
 use super::{Flow, Outcome};
+use crate::http::headers::Custom;
 use crate::http::range::{self, Range};
 use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
@@ -141,7 +142,15 @@ impl Session {
         if let Stage::Reading { since: Some(since) } = self.stage {
             if since + ctx.settings.request_timeout <= ctx.now() {
                 let now = SystemTime::now();
-                let answer = refuse(408, "request timeout", &self.input, now, &mut self.out);
+                let custom = &ctx.settings.headers;
+                let answer = refuse(
+                    408,
+                    "request timeout",
+                    &self.input,
+                    now,
+                    custom,
+                    &mut self.out,
+                );
                 self.start(answer, ctx.now());
             }
         }
@@ -218,28 +227,41 @@ impl Session {
         // On the stack (3.2 KiB): parsed fields borrow `input`, so the array cannot be kept.
         let mut headers = [Header::EMPTY; MAX_HEADERS];
         let date = SystemTime::now();
+        let custom = &ctx.settings.headers;
+        let served = |input: &[u8]| served_method(method_of(input), custom.preflight());
         let answer = match request::parse(&self.input, &mut headers) {
             Ok(Status::Partial) if self.input.len() <= MAX_HEAD => return false,
-            Ok(Status::Partial) => fault(Error::HeadersTooLarge, &self.input, date, &mut self.out),
+            Ok(Status::Partial) => {
+                let e = Error::HeadersTooLarge;
+                fault(e, &self.input, date, custom, &mut self.out)
+            }
             // The method is what is wrong, whether or not a body comes (nginx does the same):
             // 405 before 413 or 501, then close, so a body is never read as a request.
-            Ok(Status::Complete { head_len, .. }) if !served_method(method_of(&self.input)) => {
-                Answer {
-                    // So that the access log can still show the head's fields.
-                    head_len,
-                    ..refuse(405, "method not allowed", &self.input, date, &mut self.out)
-                }
-            }
-            Err(Error::Body | Error::TransferEncoding)
-                if !served_method(method_of(&self.input)) =>
-            {
-                refuse(405, "method not allowed", &self.input, date, &mut self.out)
-            }
+            Ok(Status::Complete { head_len, .. }) if !served(&self.input) => Answer {
+                // So that the access log can still show the head's fields.
+                head_len,
+                ..refuse(
+                    405,
+                    "method not allowed",
+                    &self.input,
+                    date,
+                    custom,
+                    &mut self.out,
+                )
+            },
+            Err(Error::Body | Error::TransferEncoding) if !served(&self.input) => refuse(
+                405,
+                "method not allowed",
+                &self.input,
+                date,
+                custom,
+                &mut self.out,
+            ),
             Ok(Status::Complete { head_len, request }) => {
                 let pipelined = self.input.len() > head_len;
                 respond(&request, head_len, pipelined, ctx, date, &mut self.out)
             }
-            Err(e) => fault(e, &self.input, date, &mut self.out),
+            Err(e) => fault(e, &self.input, date, custom, &mut self.out),
         };
         self.start(answer, ctx.now());
         true
@@ -324,9 +346,10 @@ impl Session {
     }
 }
 
-/// Whether the service answers `method` (GET and HEAD; the rest get 405).
-fn served_method(method: &[u8]) -> bool {
-    method == b"GET" || method == b"HEAD"
+/// Whether the service answers `method`: GET and HEAD, and OPTIONS when a CORS preflight is
+/// answered (`Access-Control-Allow-Origin` configured); the rest get 405.
+fn served_method(method: &[u8], preflight: bool) -> bool {
+    method == b"GET" || method == b"HEAD" || (preflight && method == b"OPTIONS")
 }
 
 /// The request line at the start of `input`, without its line end, empty lines before it
@@ -430,15 +453,16 @@ fn send(
 }
 
 /// What every answer to one well-formed request shares.
-struct Reply {
+struct Reply<'a> {
     head_len: usize,
     head_only: bool,
     persist: bool,
     connection: Connection,
     date: SystemTime,
+    custom: &'a Custom,
 }
 
-impl Reply {
+impl Reply<'_> {
     fn answer(&self, status: u16, body: Option<Body>, text: u64, note: Note) -> Answer {
         Answer {
             head_len: self.head_len,
@@ -462,6 +486,7 @@ impl Reply {
         let head = Head {
             connection: self.connection,
             content_range: range,
+            custom: self.custom.block(),
             ..Head::error(status, self.date)
         };
         self.short(&head, note, out)
@@ -472,6 +497,7 @@ impl Reply {
         let head = Head {
             connection: self.connection,
             location: Some(location),
+            custom: self.custom.block(),
             ..Head::error(301, self.date)
         };
         self.short(&head, Note::None, out)
@@ -486,6 +512,20 @@ impl Reply {
             response::error_body_len(head.status)
         };
         self.answer(head.status, None, text, note)
+    }
+
+    /// A CORS preflight (or any OPTIONS, with one configured): 204 with the custom fields,
+    /// whatever the target.
+    fn preflight(&self, out: &mut Vec<u8>) -> Answer {
+        let head = Head {
+            connection: self.connection,
+            allow: Some(self.custom.allow()),
+            custom: self.custom.block(),
+            ..Head::new(204, self.date)
+        };
+        out.clear();
+        head.write(out);
+        self.answer(204, None, 0, Note::None)
     }
 
     fn refused(&self, refusal: Refusal, out: &mut Vec<u8>) -> Answer {
@@ -512,7 +552,11 @@ fn respond(
         persist,
         connection: Connection::new(req.version, persist),
         date,
+        custom: &ctx.settings.headers,
     };
+    if req.method == "OPTIONS" {
+        return reply.preflight(out);
+    }
     // The decoded path is never longer than the target, so half the scratch buffer holds it.
     let (path_buf, index_buf) = ctx.scratch.split_at_mut(ctx.scratch.len() / 2);
     let path = match target::decode(req.target.as_bytes(), path_buf) {
@@ -556,6 +600,7 @@ fn respond(
         etag: Some(&etag),
         accept_ranges: true,
         connection: reply.connection,
+        custom: reply.custom.block(),
         ..Head::new(200, date)
     };
     let (if_none_match, if_modified_since) = (req.if_none_match(), req.if_modified_since());
@@ -610,8 +655,8 @@ fn respond(
 }
 
 /// The answer to a head the parser refused: its status, `Connection: close`, and the close.
-fn fault(e: Error, input: &[u8], date: SystemTime, out: &mut Vec<u8>) -> Answer {
-    refuse(e.status(), e.reason(), input, date, out)
+fn fault(e: Error, input: &[u8], date: SystemTime, custom: &Custom, out: &mut Vec<u8>) -> Answer {
+    refuse(e.status(), e.reason(), input, date, custom, out)
 }
 
 /// An error answered without a request to go by (a fault, a timeout), to the head begun in
@@ -622,11 +667,15 @@ fn refuse(
     why: &'static str,
     input: &[u8],
     date: SystemTime,
+    custom: &Custom,
     out: &mut Vec<u8>,
 ) -> Answer {
+    let error = Head::error(status, date);
     let head = Head {
         connection: Connection::Close,
-        ..Head::error(status, date)
+        allow: error.allow.map(|_| custom.allow()),
+        custom: custom.block(),
+        ..error
     };
     let head_only = method_of(input) == b"HEAD";
     write_error(&head, head_only, out);
