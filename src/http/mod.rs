@@ -7,6 +7,7 @@
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
 //! - [`mime`]: `Content-Type` by extension.
+//! - [`encoding`]: `Accept-Encoding`, for precompressed files (`--precompressed`).
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -43,6 +44,7 @@
 
 pub mod client;
 pub mod date;
+pub mod encoding;
 pub mod mime;
 pub mod range;
 pub mod request;
