@@ -109,9 +109,15 @@ pub fn accepted<'a>(values: impl Iterator<Item = &'a [u8]>) -> Accepted {
             out.len += 1;
         }
     }
-    // Stable, so equal weights keep the preferred order.
+    // Insertion sort, stable (equal weights keep the preferred order), of at most three.
     let order = &mut out.order[..usize::from(out.len)];
-    order.sort_by_key(|c| std::cmp::Reverse(q[*c as usize]));
+    for i in 1..order.len() {
+        let mut j = i;
+        while j > 0 && q[order[j - 1] as usize] < q[order[j] as usize] {
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     out
 }
 

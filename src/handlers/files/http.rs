@@ -631,7 +631,8 @@ fn respond(
 /// the root serves as it would any name (confined, a regular file) and that is no older than
 /// the original, with its coding; else the original. A neighbour that is missing or refused
 /// is simply passed over. Its name is built in `name`, the connection's output buffer, which
-/// is empty between responses and is left so.
+/// is empty between responses and is left so. Out of line: only `--precompressed` runs it.
+#[inline(never)]
 fn precompressed(
     req: &Request,
     root: &Root,
