@@ -164,6 +164,8 @@ pub(crate) struct Config {
     pub proxy_protocol: bool,
     /// Files over HTTP: fields added to every response, as given (checked at bind).
     pub headers: Vec<(String, String)>,
+    /// Files over HTTP: serve a file's precompressed neighbours to clients that accept them.
+    pub precompressed: bool,
 }
 
 impl Config {
@@ -246,6 +248,7 @@ impl Default for Config {
             access_format: access::Format::Common,
             proxy_protocol: false,
             headers: Vec::new(),
+            precompressed: false,
         }
     }
 }

@@ -183,6 +183,12 @@ fn serve_options() -> Options {
         "behind a load balancer: every connection starts with a PROXY protocol header (v1 or \
          v2), whose client is the one served and logged; without one it is closed",
     );
+    opts.optflag(
+        "",
+        "precompressed",
+        "HTTP: serve a.js.br, a.js.zst or a.js.gz for a.js to clients that accept the coding, \
+         if no older than a.js",
+    );
     opts.optopt(
         "",
         "user",
@@ -366,6 +372,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     }
     builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
     builder = custom_headers(builder, &m.opt_strs("header"))?;
+    builder = builder.precompressed(m.opt_present("precompressed"));
     if let Some(v) = m.opt_str("access-log-format") {
         let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")

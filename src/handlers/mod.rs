@@ -358,6 +358,8 @@ pub struct Settings {
     pub(crate) proxy_protocol: bool,
     /// Files over HTTP: the operator's fields on every response (`--header`).
     pub(crate) headers: Custom,
+    /// Files over HTTP: serve `a.js.br`, `.zst`, `.gz` for `a.js` (`--precompressed`).
+    pub(crate) precompressed: bool,
 }
 
 impl Settings {
@@ -416,6 +418,7 @@ impl Default for Settings {
             access_format: access::Format::default(),
             proxy_protocol: false,
             headers: Custom::default(),
+            precompressed: false,
         }
     }
 }

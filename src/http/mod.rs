@@ -9,6 +9,7 @@
 //! - [`mime`]: `Content-Type` by extension.
 //! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
 //!   once, and whether `OPTIONS` is answered as a CORS preflight.
+//! - [`encoding`]: `Accept-Encoding`, for precompressed files (`--precompressed`).
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -49,6 +50,7 @@
 pub mod client;
 pub mod date;
 pub mod headers;
+pub mod encoding;
 pub mod mime;
 pub mod range;
 pub mod request;

@@ -98,6 +98,8 @@ pub struct Head<'a> {
     pub date: SystemTime,
     /// `Content-Type`.
     pub content_type: Option<&'a str>,
+    /// `Content-Encoding`: a precompressed file's coding.
+    pub content_encoding: Option<&'a str>,
     /// `Content-Length`: the bytes a GET would get, HEAD included; `None` for 304.
     pub content_length: Option<u64>,
     /// `Last-Modified`.
@@ -108,6 +110,8 @@ pub struct Head<'a> {
     pub accept_ranges: bool,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
+    /// `Vary`: the request fields that chose the representation.
+    pub vary: Option<&'a str>,
     /// `Allow`.
     pub allow: Option<&'a str>,
     /// `Location`, of a redirect.
@@ -127,11 +131,13 @@ impl Head<'_> {
             status,
             date,
             content_type: None,
+            content_encoding: None,
             content_length: None,
             last_modified: None,
             etag: None,
             accept_ranges: false,
             content_range: None,
+            vary: None,
             allow: None,
             location: None,
             connection: Connection::Omit,
@@ -165,6 +171,9 @@ impl Head<'_> {
         out.extend_from_slice(b"\r\n");
         if let Some(content_type) = self.content_type {
             field(out, "Content-Type", content_type.as_bytes());
+        }
+        if let Some(coding) = self.content_encoding {
+            field(out, "Content-Encoding", coding.as_bytes());
         }
         if let Some(len) = self.content_length {
             out.extend_from_slice(b"Content-Length: ");
@@ -200,6 +209,9 @@ impl Head<'_> {
                 out.extend_from_slice(b"\r\n");
             }
             None => {}
+        }
+        if let Some(vary) = self.vary {
+            field(out, "Vary", vary.as_bytes());
         }
         if let Some(allow) = self.allow {
             field(out, "Allow", allow.as_bytes());
@@ -259,7 +271,8 @@ pub fn refusal_status(refusal: Refusal) -> u16 {
 }
 
 /// A strong entity tag, `"size-mtime"` in lowercase hex (mtime in nanoseconds since the
-/// epoch, two's complement before it), quotes included.
+/// epoch, two's complement before it), quotes included; a precompressed file's adds its
+/// coding, `"size-mtime-br"` ([`ETag::coded`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ETag {
     bytes: [u8; ETag::MAX_LEN],
@@ -267,8 +280,22 @@ pub struct ETag {
 }
 
 impl ETag {
-    /// Two quotes, 16 hex digits of size, a dash, 32 of nanoseconds.
-    const MAX_LEN: usize = 2 + 16 + 1 + 32;
+    /// Two quotes, 16 hex digits of size, a dash, 32 of nanoseconds, a dash and a coding.
+    const MAX_LEN: usize = 2 + 16 + 1 + 32 + 1 + 4;
+
+    /// The tag of the same file served as `coding` (`br`, `zstd`, `gzip`): distinct from the
+    /// tag of any file served as it is, or in another coding.
+    pub fn coded(mut self, coding: &str) -> ETag {
+        let at = usize::from(self.len) - 1;
+        let end = at + 1 + coding.len();
+        if end < ETag::MAX_LEN {
+            self.bytes[at] = b'-';
+            self.bytes[at + 1..end].copy_from_slice(coding.as_bytes());
+            self.bytes[end] = b'"';
+            self.len = end as u8 + 1;
+        }
+        self
+    }
 
     /// The tag as sent, quotes included.
     pub fn as_bytes(&self) -> &[u8] {
@@ -631,6 +658,18 @@ mod tests {
         }
         assert_ne!(etag(1, at(5)), etag(2, at(5)));
         assert_ne!(etag(1, at(5)), etag(1, at(6)));
+    }
+
+    #[test]
+    fn a_coded_tag_names_its_coding() {
+        let tag = etag(1234, at(1));
+        let br = tag.coded("br");
+        assert_eq!(br.as_bytes(), b"\"4d2-3b9aca00-br\"");
+        assert!(!matches_if_none_match(tag.as_bytes(), &br));
+        assert!(matches_if_none_match(br.as_bytes(), &br));
+        assert!(!matches_if_none_match(br.as_bytes(), &tag.coded("gzip")));
+        let longest = etag(u64::MAX, UNIX_EPOCH - Duration::from_nanos(1)).coded("zstd");
+        assert!(longest.as_bytes().ends_with(b"ffff-zstd\""));
     }
 
     #[test]

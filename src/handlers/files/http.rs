@@ -17,6 +17,8 @@ use super::super::{Ctx, Persistence, Reason, Settings, Transport};
 use super::body::Body;
 use super::{Flow, Outcome};
 use crate::http::headers::Custom;
+use crate::content::Content;
+use crate::http::encoding::{self, Coding};
 use crate::http::range::{self, Range};
 use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
@@ -25,7 +27,7 @@ use crate::http::response::{self, Connection, ContentRange, Head};
 use crate::http::{mime, target};
 use crate::logging::access::{self, Access, Fields};
 use crate::metrics::counts::Method;
-use crate::root::Refusal;
+use crate::root::{Refusal, Root};
 
 /// The largest head: a request line, its CRLF, the fields, the empty line.
 const MAX_HEAD: usize = MAX_REQUEST_LINE + 2 + MAX_HEADER_BYTES + 2;
@@ -591,10 +593,19 @@ fn respond(
         }
         Err(refusal) => return reply.refused(refusal, out),
     };
+    let (content, coding) = match ctx.settings.precompressed {
+        true => precompressed(req, root, content, path, now, out),
+        false => (content, None),
+    };
     let (size, modified) = (content.size, content.modified);
-    let etag = response::etag(size, modified);
+    let etag = match coding {
+        Some(coding) => response::etag(size, modified).coded(coding.token()),
+        None => response::etag(size, modified),
+    };
     let mut head = Head {
         content_type: Some(mime::content_type(path)),
+        content_encoding: coding.map(Coding::token),
+        vary: ctx.settings.precompressed.then_some("Accept-Encoding"),
         content_length: Some(size),
         last_modified: Some(modified),
         etag: Some(&etag),
@@ -608,6 +619,7 @@ fn respond(
         let head = Head {
             status: 304,
             content_type: None,
+            content_encoding: None,
             content_length: None,
             accept_ranges: false,
             ..head
@@ -644,14 +656,50 @@ fn respond(
             (start, end_inclusive + 1)
         }
         Range::Unsatisfiable => {
-            let unsatisfied = Some(ContentRange::Unsatisfied { size });
-            return reply.refuse(416, Note::None, unsatisfied, out);
+            let head = Head {
+                connection: reply.connection,
+                content_range: Some(ContentRange::Unsatisfied { size }),
+                vary: head.vary,
+                ..Head::error(416, date)
+            };
+            return reply.short(&head, Note::None, out);
         }
     };
     out.clear();
     head.write(out);
     let body = (!reply.head_only && end > start).then(|| Body::new(content.data, start, end));
     reply.answer(head.status, body, 0, Note::None)
+}
+
+/// What to send for `path`, whose `original` is servable (`--precompressed`): the first
+/// precompressed neighbour (`a.js.br`, `.zst`, `.gz`) in the client's order of preference that
+/// the root serves as it would any name (confined, a regular file) and that is no older than
+/// the original, with its coding; else the original. A neighbour that is missing or refused
+/// is simply passed over. Its name is built in `name`, the connection's output buffer, which
+/// is empty between responses and is left so. Out of line: only `--precompressed` runs it.
+#[inline(never)]
+fn precompressed(
+    req: &Request,
+    root: &Root,
+    original: Content,
+    path: &[u8],
+    now: Instant,
+    name: &mut Vec<u8>,
+) -> (Content, Option<Coding>) {
+    for &coding in encoding::accepted(req.values("accept-encoding")).as_slice() {
+        name.clear();
+        name.extend_from_slice(path);
+        name.extend_from_slice(coding.suffix());
+        match root.content(name, now) {
+            Ok(side) if side.modified >= original.modified => {
+                name.clear();
+                return (side, Some(coding));
+            }
+            _ => {}
+        }
+    }
+    name.clear();
+    (original, None)
 }
 
 /// The answer to a head the parser refused: its status, `Connection: close`, and the close.
