@@ -49,8 +49,8 @@
 
 pub mod client;
 pub mod date;
-pub mod headers;
 pub mod encoding;
+pub mod headers;
 pub mod mime;
 pub mod range;
 pub mod request;

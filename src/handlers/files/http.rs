@@ -16,9 +16,9 @@ use std::time::{Instant, SystemTime};
 use super::super::{Ctx, Persistence, Reason, Settings, Transport};
 use super::body::Body;
 use super::{Flow, Outcome};
-use crate::http::headers::Custom;
 use crate::content::Content;
 use crate::http::encoding::{self, Coding};
+use crate::http::headers::Custom;
 use crate::http::range::{self, Range};
 use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
@@ -660,6 +660,7 @@ fn respond(
                 connection: reply.connection,
                 content_range: Some(ContentRange::Unsatisfied { size }),
                 vary: head.vary,
+                custom: reply.custom.block(),
                 ..Head::error(416, date)
             };
             return reply.short(&head, Note::None, out);
