@@ -6,7 +6,9 @@
 //!   [`crate::root::relative_path`], and a directory's `Location` with its slash.
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
-//! - [`mime`]: `Content-Type` by extension.
+//! - [`mime`]: `Content-Type` by extension; [`mime_types`]: more of them from a file
+//!   (`--mime-types`).
+//! - [`pages`]: the operator's error pages and single-page app (`--error-page`, `--spa`).
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -44,6 +46,8 @@
 pub mod client;
 pub mod date;
 pub mod mime;
+pub mod mime_types;
+pub mod pages;
 pub mod range;
 pub mod request;
 pub mod response;
