@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::handlers::Offer;
+use crate::http::mime_types::MimeTypes;
+use crate::http::pages::Pages;
 use crate::logging::access;
 
 /// The defaults a [`Builder`](crate::Builder) starts from, as the command line shows them.
@@ -162,6 +164,10 @@ pub(crate) struct Config {
     pub access_format: access::Format,
     /// Every connection starts with a PROXY protocol header.
     pub proxy_protocol: bool,
+    /// Files over HTTP: error pages and the single-page app (checked at bind).
+    pub pages: Pages,
+    /// Files: `Content-Type`s before the built-in table.
+    pub types: MimeTypes,
 }
 
 impl Config {
@@ -243,6 +249,8 @@ impl Default for Config {
             workers: None,
             access_format: access::Format::Common,
             proxy_protocol: false,
+            pages: Pages::default(),
+            types: MimeTypes::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,10 @@ use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
     EXIT_FAILED,
 };
+use tcpserve::http::pages::Pages;
 use tcpserve::logging::{self, access};
-use tcpserve::{defaults, Builder, Ending, Model, Server};
+use tcpserve::root::Root;
+use tcpserve::{defaults, Builder, Ending, MimeTypes, Model, Server};
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
                            [--user USER[:GROUP]] [--log DEST] [--access-log DEST] [options]";
@@ -167,6 +170,27 @@ fn serve_options() -> Options {
         "the access log's lines: common, combined (adds Referer and User-Agent) or json \
          (default common)",
         "FORMAT",
+    );
+    opts.optmulti(
+        "",
+        "error-page",
+        "files over HTTP: answer errors of CODE (400, 403, 404, 414 or 500) with FILE, a path \
+         under the root, keeping the status; repeat for more codes",
+        "CODE=FILE",
+    );
+    opts.optopt(
+        "",
+        "spa",
+        "files over HTTP: a single-page app; a GET for a missing path with no extension gets \
+         FILE, a path under the root, with 200",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "mime-types",
+        "files: Content-Types by extension from FILE (the /etc/mime.types format), before the \
+         built-in table (the system's own is never read unless named)",
+        "FILE",
     );
     opts.optflag(
         "",
@@ -362,11 +386,48 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         })?;
         builder = builder.access_format(format);
     }
+    let builder = pages_options(m, builder, files_root.as_deref())?;
     Ok(Served {
         builder,
         shutdown_timeout,
         files_root,
     })
+}
+
+/// `--error-page`, `--spa` and `--mime-types`: each file checked now, so that a mistake is a
+/// usage error (`root`: the files service's directory, if it runs).
+fn pages_options(m: &Matches, mut builder: Builder, root: Option<&str>) -> Result<Builder, String> {
+    let mut pages = Pages::default();
+    for spec in m.opt_strs("error-page") {
+        let parsed = spec.split_once('=').and_then(|(code, file)| {
+            let digits = code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
+            (digits && !file.is_empty()).then(|| (code.parse().ok(), file))
+        });
+        let Some((Some(code), file)) = parsed else {
+            return Err(format!(
+                "--error-page: '{spec}' is not CODE=FILE (e.g. 404=404.html)"
+            ));
+        };
+        pages.add_error(code, file.as_bytes());
+        builder = builder.error_page(code, file);
+    }
+    if let Some(file) = m.opt_str("spa") {
+        pages.set_spa(file.as_bytes());
+        builder = builder.spa(file);
+    }
+    if !pages.is_empty() {
+        // A root that cannot be opened is bind's to report.
+        match root.map(|dir| Root::new(Path::new(dir))) {
+            Some(Ok(root)) => pages.check(Some(&root), true),
+            Some(Err(_)) => pages.check(None, false),
+            None => pages.check(None, true),
+        }?;
+    }
+    if let Some(file) = m.opt_str("mime-types") {
+        let types = MimeTypes::read(Path::new(&file)).map_err(|e| format!("--mime-types: {e}"))?;
+        builder = builder.mime_types(types);
+    }
+    Ok(builder)
 }
 
 /// Every model's name, for a message.

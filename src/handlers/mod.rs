@@ -34,6 +34,8 @@ use metrics::Metrics;
 pub use pending::Pending;
 use proxied::Proxied;
 
+use crate::http::mime_types::MimeTypes;
+use crate::http::pages::Pages;
 use crate::logging::access;
 use crate::metrics::counts::{Closed, Tally, Uncounted};
 use crate::metrics::Board;
@@ -355,6 +357,10 @@ pub struct Settings {
     pub(crate) access_format: access::Format,
     /// Every connection starts with a PROXY protocol header (`--proxy-protocol`).
     pub(crate) proxy_protocol: bool,
+    /// Files over HTTP: the operator's error pages and single-page app.
+    pub(crate) pages: Arc<Pages>,
+    /// Files: `Content-Type`s from `--mime-types`, before the built-in table.
+    pub(crate) types: Arc<MimeTypes>,
 }
 
 impl Settings {
@@ -363,6 +369,8 @@ impl Settings {
         Ok(Settings {
             root: self.root.as_ref().map(Root::twin).transpose()?,
             access_format: self.access_format,
+            pages: Arc::clone(&self.pages),
+            types: Arc::clone(&self.types),
             ..*self
         })
     }
@@ -411,6 +419,8 @@ impl Default for Settings {
             persistence: Persistence::Idle,
             access_format: access::Format::default(),
             proxy_protocol: false,
+            pages: Arc::default(),
+            types: Arc::default(),
         }
     }
 }
