@@ -19,8 +19,9 @@
 //! The table is sorted once; a lookup is a binary search, with no allocation.
 
 use std::cmp::Ordering;
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::http::mime;
@@ -45,7 +46,11 @@ impl MimeTypes {
     pub fn read(path: &Path) -> Result<MimeTypes, String> {
         let shown = path.display();
         let read = || -> std::io::Result<Vec<u8>> {
-            let file = File::open(path)?;
+            // Nonblocking, so that a FIFO cannot stall the start; refused below.
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?;
             if !file.metadata()?.is_file() {
                 return Err(std::io::Error::other("not a regular file"));
             }
