@@ -48,6 +48,9 @@ pub enum StartError {
     },
     /// The builder was asked for something no server can do; the text says what.
     Invalid(String),
+    /// An error page or the single-page app's file ([`Builder::error_page`], [`Builder::spa`])
+    /// cannot be served; the text says which and why.
+    Page(String),
     /// The poll, the stop pipe, or another process resource could not be had.
     Setup(io::Error),
 }
@@ -73,7 +76,7 @@ impl fmt::Display for StartError {
             StartError::Root { path, error } => {
                 write!(f, "files: cannot serve {}: {error}", path.display())
             }
-            StartError::Invalid(why) => f.write_str(why),
+            StartError::Invalid(why) | StartError::Page(why) => f.write_str(why),
             StartError::Setup(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -334,8 +337,8 @@ impl Server {
             })?),
             None => None,
         };
-        if let Err(why) = config.pages.check(root.as_ref(), true) {
-            return Err(StartError::Invalid(why));
+        if let Err(why) = config.pages.check(root.as_ref()) {
+            return Err(StartError::Page(why));
         }
         // One slot among the counts per service name, in the order first given.
         let mut names: Vec<&'static str> = Vec::new();

@@ -475,11 +475,11 @@ fn mime_types_rows_are_usage_errors_naming_the_line() {
     let rows: Vec<(Vec<u8>, String)> = vec![
         (
             file("a", b"# ok\ntext/plain txt\nplain\n"),
-            "a:3: 'plain' is not a media type".into(),
+            "a:3: not a media type".into(),
         ),
         (
             file("b", b"text/plain t\xffx\n"),
-            "b:1: byte 0xff in an extension".into(),
+            "b:1: a byte outside printable ASCII".into(),
         ),
         (file("c", b"text/pl\xe9in t\n"), "c:1: ".into()),
         (
@@ -492,10 +492,10 @@ fn mime_types_rows_are_usage_errors_naming_the_line() {
         ),
         (file("f", &long_type), "f:1: ".into()),
         (file("g", b"text/plain;charset=latin1 t\n"), "g:1: ".into()),
-        (file("h", b"/ t\n"), "h:1: '/' is not a media type".into()),
+        (file("h", b"/ t\n"), "h:1: not a media type".into()),
         (
             file("i", b"text/plain a\x00b\n"),
-            "i:1: byte 0x00 in an extension".into(),
+            "i:1: a byte outside printable ASCII".into(),
         ),
         (file("j", &huge), "j: larger than 1024 KiB".into()),
         (

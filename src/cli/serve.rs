@@ -15,10 +15,8 @@ use super::{
     failed, parse_addr, parse_args, parse_count, parse_millis, parse_secs, parse_size, usage_error,
     EXIT_FAILED,
 };
-use tcpserve::http::pages::Pages;
 use tcpserve::logging::{self, access};
-use tcpserve::root::Root;
-use tcpserve::{defaults, Builder, Ending, MimeTypes, Model, Server};
+use tcpserve::{defaults, Builder, Ending, MimeTypes, Model, Server, StartError};
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
                            [--user USER[:GROUP]] [--log DEST] [--access-log DEST] [options]";
@@ -260,6 +258,7 @@ pub fn command(args: &[OsString]) -> ExitCode {
     } = served;
     let server = match builder.bind() {
         Ok(s) => s,
+        Err(e @ StartError::Page(_)) => return usage_error("serve", &e.to_string(), brief),
         Err(e) => return failed(e),
     };
     match &identity {
@@ -386,7 +385,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         })?;
         builder = builder.access_format(format);
     }
-    let builder = pages_options(m, builder, files_root.as_deref())?;
+    let builder = pages_options(m, builder)?;
     Ok(Served {
         builder,
         shutdown_timeout,
@@ -394,10 +393,9 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     })
 }
 
-/// `--error-page`, `--spa` and `--mime-types`: each file checked now, so that a mistake is a
-/// usage error (`root`: the files service's directory, if it runs).
-fn pages_options(m: &Matches, mut builder: Builder, root: Option<&str>) -> Result<Builder, String> {
-    let mut pages = Pages::default();
+/// `--error-page`, `--spa` and `--mime-types` (the pages are checked at bind: a usage error
+/// too).
+fn pages_options(m: &Matches, mut builder: Builder) -> Result<Builder, String> {
     for spec in m.opt_strs("error-page") {
         let parsed = spec.split_once('=').and_then(|(code, file)| {
             let digits = code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
@@ -408,20 +406,10 @@ fn pages_options(m: &Matches, mut builder: Builder, root: Option<&str>) -> Resul
                 "--error-page: '{spec}' is not CODE=FILE (e.g. 404=404.html)"
             ));
         };
-        pages.add_error(code, file.as_bytes());
         builder = builder.error_page(code, file);
     }
     if let Some(file) = m.opt_str("spa") {
-        pages.set_spa(file.as_bytes());
         builder = builder.spa(file);
-    }
-    if !pages.is_empty() {
-        // A root that cannot be opened is bind's to report.
-        match root.map(|dir| Root::new(Path::new(dir))) {
-            Some(Ok(root)) => pages.check(Some(&root), true),
-            Some(Err(_)) => pages.check(None, false),
-            None => pages.check(None, true),
-        }?;
     }
     if let Some(file) = m.opt_str("mime-types") {
         let types = MimeTypes::read(Path::new(&file)).map_err(|e| format!("--mime-types: {e}"))?;

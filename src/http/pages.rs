@@ -17,14 +17,14 @@
 //!   ([`crate::http::mime`]'s sense: a dot after its first byte): `/users/42` and `/users/` get
 //!   the app, `/logo.png` keeps its 404. A directory without an `index.html` keeps its 404.
 
-use std::fmt::Write;
-
 use crate::http::mime;
 use crate::root::{relative_path, Root};
 
 /// The statuses an error page may replace: those the files service answers to a well-formed
 /// request with its short text.
 pub const STATUSES: [u16; 5] = [400, 403, 404, 414, 500];
+/// [`STATUSES`] in words, for a message.
+const STATUSES_TEXT: &str = "only 400, 403, 404, 414 and 500 may have a page";
 
 /// The operator's pages, by name under the root.
 #[derive(Debug, Default, Clone)]
@@ -44,30 +44,24 @@ impl Pages {
         self.spa = Some(name.into());
     }
 
-    /// Whether there are no pages at all.
-    pub fn is_empty(&self) -> bool {
-        self.errors.is_empty() && self.spa.is_none()
-    }
-
     /// What no server can serve, if anything: a status not in [`STATUSES`] or named twice,
     /// pages without a files service (`root` is `None`), or a page that is not a regular file
-    /// under the root. `check_files: false` checks all but the files (the root could not be
-    /// opened; binding will say why).
-    pub fn check(&self, root: Option<&Root>, check_files: bool) -> Result<(), String> {
-        for (i, (status, name)) in self.errors.iter().enumerate() {
+    /// under the root.
+    pub fn check(&self, root: Option<&Root>) -> Result<(), String> {
+        for (i, (status, _)) in self.errors.iter().enumerate() {
             if !STATUSES.contains(status) {
-                return Err(format!("error page {status}: {}", statuses_text()));
+                return Err(format!("error page {status}: {STATUSES_TEXT}"));
             }
             if self.errors[..i].iter().any(|(seen, _)| seen == status) {
                 return Err(format!("error page {status}: given twice"));
             }
-            if check_files {
-                check_file(&format!("error page {status}"), name, root)?;
-            }
+        }
+        for (status, name) in &self.errors {
+            check_file(&format!("error page {status}"), name, root)?;
         }
         match &self.spa {
-            Some(name) if check_files => check_file("single-page app", name, root),
-            _ => Ok(()),
+            Some(name) => check_file("single-page app", name, root),
+            None => Ok(()),
         }
     }
 
@@ -83,20 +77,6 @@ impl Pages {
         (refusal == crate::root::Refusal::NotFound && mime::extension(path).is_none())
             .then_some(spa)
     }
-}
-
-/// "only 400, 403, ... may have a page".
-fn statuses_text() -> String {
-    let mut text = String::from("only");
-    for (i, status) in STATUSES.iter().enumerate() {
-        let sep = match i {
-            0 => " ",
-            _ if i + 1 == STATUSES.len() => " and ",
-            _ => ", ",
-        };
-        let _ = write!(text, "{sep}{status}");
-    }
-    text + " may have a page"
 }
 
 /// The page `name` must be a regular file under `root`, reached as a client would reach it.
@@ -125,27 +105,31 @@ mod tests {
 
     #[test]
     fn statuses_are_checked_before_files() {
-        let mut pages = Pages::default();
-        pages.add_error(404, b"404.html");
-        assert_eq!(pages.check(None, false), Ok(()));
-        pages.add_error(418, b"teapot.html");
-        let err = pages.check(None, false).unwrap_err();
-        assert_eq!(
-            err,
-            "error page 418: only 400, 403, 404, 414 and 500 may have a page"
-        );
-        let mut twice = Pages::default();
-        twice.add_error(404, b"a.html");
-        twice.add_error(404, b"b.html");
-        assert_eq!(
-            twice.check(None, false).unwrap_err(),
-            "error page 404: given twice"
-        );
-        // Without a files service, no page can be served.
-        assert!(pages
-            .check(None, true)
-            .unwrap_err()
-            .contains("files service"));
+        let rows: &[(&[u16], &str)] = &[
+            (
+                &[418],
+                "error page 418: only 400, 403, 404, 414 and 500 may have a page",
+            ),
+            (&[404, 200], "error page 200: only 400"),
+            (&[404, 404], "error page 404: given twice"),
+            // Without a files service, no page can be served.
+            (
+                &[404],
+                "error page 404 page.html: only the files service serves pages",
+            ),
+        ];
+        for (statuses, want) in rows {
+            let mut pages = Pages::default();
+            for &status in *statuses {
+                pages.add_error(status, b"page.html");
+            }
+            let got = pages.check(None).unwrap_err();
+            assert!(got.starts_with(want), "{statuses:?}: {got}");
+        }
+        let mut spa = Pages::default();
+        spa.set_spa(b"app.html");
+        assert!(spa.check(None).unwrap_err().contains("files service"));
+        assert_eq!(Pages::default().check(None), Ok(()));
     }
 
     #[test]
