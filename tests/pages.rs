@@ -15,9 +15,9 @@ use std::process::{Command, Stdio};
 
 use common::child::{bin, have, ChildGuard};
 use common::http::{curl, get, parse_response, request, Client, Ran};
-use common::serve::{serve_command, Server};
+use common::serve::serve_command;
 use common::*;
-use tcpserve::{Handle, MimeTypes, Model};
+use tcpserve::{Handle, MimeTypes, Model, Server, StartError};
 
 per_model!(
     [reactor, reactors, threads, pool, iterative]
@@ -316,7 +316,7 @@ fn the_binary_serves_a_mime_types_file_with_odd_but_valid_lines(model: Model) {
         "--mime-types",
         file.to_str().unwrap(),
     ];
-    let mut server = Server::spawn(serve_command(model, &args), model);
+    let mut server = common::serve::Server::spawn(serve_command(model, &args), model);
     server.wait_for("files listening on ");
     let files = server.addrs("files")[0];
     let rows = [
@@ -514,5 +514,35 @@ fn mime_types_rows_are_usage_errors_naming_the_line() {
     ];
     for (path, want) in &rows {
         refused(&root, &[b"--mime-types", path], true, want);
+    }
+}
+
+#[test]
+fn a_builder_with_a_page_it_cannot_serve_does_not_bind() {
+    let site = Site::new("pages-api");
+    let rows: Vec<(tcpserve::Builder, &str)> = vec![
+        (
+            files_config(Model::Reactor, &site.root()).error_page(404, "missing.html"),
+            "error page 404 missing.html: not found",
+        ),
+        (
+            files_config(Model::Reactor, &site.root()).error_page(302, "app.html"),
+            "error page 302: only 400",
+        ),
+        (
+            files_config(Model::Reactor, &site.root()).spa("escape"),
+            "single-page app escape: refused: outside root",
+        ),
+        (
+            Server::builder().echo(any_port()).spa("app.html"),
+            "only the files service serves pages",
+        ),
+    ];
+    for (builder, want) in rows {
+        match builder.bind() {
+            Err(StartError::Page(why)) => assert!(why.contains(want), "{why}"),
+            Err(e) => panic!("{want}: {e}"),
+            Ok(_) => panic!("{want}: bound"),
+        }
     }
 }
