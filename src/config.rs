@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::handlers::Offer;
+use crate::http::mime_types::MimeTypes;
+use crate::http::pages::Pages;
 use crate::logging::access;
 
 /// The defaults a [`Builder`](crate::Builder) starts from, as the command line shows them.
@@ -166,6 +168,10 @@ pub(crate) struct Config {
     pub headers: Vec<(String, String)>,
     /// Files over HTTP: serve a file's precompressed neighbours to clients that accept them.
     pub precompressed: bool,
+    /// Files over HTTP: error pages and the single-page app (checked at bind).
+    pub pages: Pages,
+    /// Files: `Content-Type`s before the built-in table.
+    pub types: MimeTypes,
 }
 
 impl Config {
@@ -249,6 +255,8 @@ impl Default for Config {
             proxy_protocol: false,
             headers: Vec::new(),
             precompressed: false,
+            pages: Pages::default(),
+            types: MimeTypes::default(),
         }
     }
 }

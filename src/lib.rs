@@ -61,6 +61,7 @@ pub mod sys;
 pub use config::{defaults, Listen, Model};
 pub use driver::Ending;
 pub use handlers::{Ctx, Echo, Next, Pending, Reason, Service, Settings, Transport};
+pub use http::mime_types::MimeTypes;
 pub use server::{AccessFormat, Builder, EventLoop, Handle, Server, StartError};
 pub use stats::Stats;
 pub use stop::Stopper;

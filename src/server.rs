@@ -6,7 +6,8 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub enum StartError {
     },
     /// The builder was asked for something no server can do; the text says what.
     Invalid(String),
+    /// An error page or the single-page app's file ([`Builder::error_page`], [`Builder::spa`])
+    /// cannot be served; the text says which and why.
+    Page(String),
     /// The poll, the stop pipe, or another process resource could not be had.
     Setup(io::Error),
 }
@@ -73,7 +77,7 @@ impl fmt::Display for StartError {
             StartError::Root { path, error } => {
                 write!(f, "files: cannot serve {}: {error}", path.display())
             }
-            StartError::Invalid(why) => f.write_str(why),
+            StartError::Invalid(why) | StartError::Page(why) => f.write_str(why),
             StartError::Setup(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -272,6 +276,32 @@ impl Builder {
         self
     }
 
+    /// Files over HTTP: answers an error of `status` (400, 403, 404, 414 or 500) with the file
+    /// `page` under the root, named as a client would name it, keeping the status. The page is
+    /// checked at bind: a regular file reached through the root's confinement.
+    pub fn error_page(mut self, status: u16, page: impl AsRef<Path>) -> Builder {
+        let page = page.as_ref().as_os_str().as_bytes();
+        self.config.pages.add_error(status, page);
+        self
+    }
+
+    /// Files over HTTP: a single-page app. A GET or HEAD for a path not found whose last
+    /// segment has no extension gets the file `page` under the root, with 200 (checked at bind
+    /// as [`Builder::error_page`]'s are).
+    pub fn spa(mut self, page: impl AsRef<Path>) -> Builder {
+        self.config
+            .pages
+            .set_spa(page.as_ref().as_os_str().as_bytes());
+        self
+    }
+
+    /// Files: `Content-Type`s by extension (from a `mime.types` file:
+    /// [`MimeTypes::read`](crate::MimeTypes::read)) that come before the built-in table.
+    pub fn mime_types(mut self, types: crate::MimeTypes) -> Builder {
+        self.config.types = types;
+        self
+    }
+
     /// Binds every service's address; where each listens is logged when it starts serving.
     pub fn bind(self) -> Result<Server, StartError> {
         Server::bind(self)
@@ -330,6 +360,9 @@ impl Server {
             })?),
             None => None,
         };
+        if let Err(why) = config.pages.check(root.as_ref()) {
+            return Err(StartError::Page(why));
+        }
         // One slot among the counts per service name, in the order first given.
         let mut names: Vec<&'static str> = Vec::new();
         for name in config.services.iter().map(|(offer, _)| offer.name()) {
@@ -416,6 +449,8 @@ impl Server {
                 proxy_protocol: config.proxy_protocol,
                 headers,
                 precompressed: config.precompressed,
+                pages: Arc::new(config.pages),
+                types: Arc::new(config.types),
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use super::{
 };
 use tcpserve::http::headers;
 use tcpserve::logging::{self, access};
-use tcpserve::{defaults, Builder, Ending, Model, Server};
+use tcpserve::{defaults, Builder, Ending, MimeTypes, Model, Server, StartError};
 
 const SERVE_BRIEF: &str = "usage: tcpserve serve [--echo ADDR] [--files ADDR --root DIR] \
                            [--user USER[:GROUP]] [--log DEST] [--access-log DEST] [options]";
@@ -177,6 +178,27 @@ fn serve_options() -> Options {
          (a CORS preflight) and Vary: Origin is added unless the origin is *",
         "'NAME: VALUE'",
     );
+    opts.optmulti(
+        "",
+        "error-page",
+        "files over HTTP: answer errors of CODE (400, 403, 404, 414 or 500) with FILE, a path \
+         under the root, keeping the status; repeat for more codes",
+        "CODE=FILE",
+    );
+    opts.optopt(
+        "",
+        "spa",
+        "files over HTTP: a single-page app; a GET for a missing path with no extension gets \
+         FILE, a path under the root, with 200",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "mime-types",
+        "files: Content-Types by extension from FILE (the /etc/mime.types format), before the \
+         built-in table (the system's own is never read unless named)",
+        "FILE",
+    );
     opts.optflag(
         "",
         "proxy-protocol",
@@ -251,6 +273,7 @@ pub fn command(args: &[OsString]) -> ExitCode {
     } = served;
     let server = match builder.bind() {
         Ok(s) => s,
+        Err(e @ StartError::Page(_)) => return usage_error("serve", &e.to_string(), brief),
         Err(e) => return failed(e),
     };
     match &identity {
@@ -379,6 +402,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         })?;
         builder = builder.access_format(format);
     }
+    let builder = pages_options(m, builder)?;
     Ok(Served {
         builder,
         shutdown_timeout,
@@ -396,6 +420,31 @@ fn custom_headers(mut builder: Builder, lines: &[String]) -> Result<Builder, Str
     headers::Custom::new(&fields).map_err(|e| format!("--header: {e}"))?;
     for (name, value) in fields {
         builder = builder.header(name, value);
+    }
+    Ok(builder)
+}
+
+/// `--error-page`, `--spa` and `--mime-types` (the pages are checked at bind: a usage error
+/// too).
+fn pages_options(m: &Matches, mut builder: Builder) -> Result<Builder, String> {
+    for spec in m.opt_strs("error-page") {
+        let parsed = spec.split_once('=').and_then(|(code, file)| {
+            let digits = code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
+            (digits && !file.is_empty()).then(|| (code.parse().ok(), file))
+        });
+        let Some((Some(code), file)) = parsed else {
+            return Err(format!(
+                "--error-page: '{spec}' is not CODE=FILE (e.g. 404=404.html)"
+            ));
+        };
+        builder = builder.error_page(code, file);
+    }
+    if let Some(file) = m.opt_str("spa") {
+        builder = builder.spa(file);
+    }
+    if let Some(file) = m.opt_str("mime-types") {
+        let types = MimeTypes::read(Path::new(&file)).map_err(|e| format!("--mime-types: {e}"))?;
+        builder = builder.mime_types(types);
     }
     Ok(builder)
 }

@@ -35,6 +35,8 @@ pub use pending::Pending;
 use proxied::Proxied;
 
 use crate::http::headers::Custom;
+use crate::http::mime_types::MimeTypes;
+use crate::http::pages::Pages;
 use crate::logging::access;
 use crate::metrics::counts::{Closed, Tally, Uncounted};
 use crate::metrics::Board;
@@ -360,6 +362,10 @@ pub struct Settings {
     pub(crate) headers: Custom,
     /// Files over HTTP: serve `a.js.br`, `.zst`, `.gz` for `a.js` (`--precompressed`).
     pub(crate) precompressed: bool,
+    /// Files over HTTP: the operator's error pages and single-page app.
+    pub(crate) pages: Arc<Pages>,
+    /// Files: `Content-Type`s from `--mime-types`, before the built-in table.
+    pub(crate) types: Arc<MimeTypes>,
 }
 
 impl Settings {
@@ -369,6 +375,8 @@ impl Settings {
             root: self.root.as_ref().map(Root::twin).transpose()?,
             access_format: self.access_format,
             headers: self.headers.clone(),
+            pages: Arc::clone(&self.pages),
+            types: Arc::clone(&self.types),
             ..*self
         })
     }
@@ -419,6 +427,8 @@ impl Default for Settings {
             proxy_protocol: false,
             headers: Custom::default(),
             precompressed: false,
+            pages: Arc::default(),
+            types: Arc::default(),
         }
     }
 }

@@ -73,7 +73,8 @@ pub fn content_type(path: &[u8]) -> &'static str {
         .map_or(FALLBACK, |&(_, mime)| mime)
 }
 
-fn extension(path: &[u8]) -> Option<&[u8]> {
+/// The extension of a path's last component: after its last `.`, unless that is its first byte.
+pub(crate) fn extension(path: &[u8]) -> Option<&[u8]> {
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let dot = name.iter().rposition(|&b| b == b'.')?;
     (dot > 0).then(|| &name[dot + 1..])

@@ -10,6 +10,9 @@
 //! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
 //!   once, and whether `OPTIONS` is answered as a CORS preflight.
 //! - [`encoding`]: `Accept-Encoding`, for precompressed files (`--precompressed`).
+//! - [`mime`]: `Content-Type` by extension; [`mime_types`]: more of them from a file
+//!   (`--mime-types`).
+//! - [`pages`]: the operator's error pages and single-page app (`--error-page`, `--spa`).
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
@@ -52,6 +55,8 @@ pub mod date;
 pub mod encoding;
 pub mod headers;
 pub mod mime;
+pub mod mime_types;
+pub mod pages;
 pub mod range;
 pub mod request;
 pub mod response;

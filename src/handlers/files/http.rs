@@ -24,7 +24,7 @@ use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
 };
 use crate::http::response::{self, Connection, ContentRange, Head};
-use crate::http::{mime, target};
+use crate::http::target;
 use crate::logging::access::{self, Access, Fields};
 use crate::metrics::counts::Method;
 use crate::root::{Refusal, Root};
@@ -261,7 +261,8 @@ impl Session {
             ),
             Ok(Status::Complete { head_len, request }) => {
                 let pipelined = self.input.len() > head_len;
-                respond(&request, head_len, pipelined, ctx, date, &mut self.out)
+                let answer = respond(&request, head_len, pipelined, ctx, date, &mut self.out);
+                error_page(answer, &request, ctx, &mut self.out)
             }
             Err(e) => fault(e, &self.input, date, custom, &mut self.out),
         };
@@ -591,7 +592,14 @@ fn respond(
                 Err(refusal) => return reply.refused(refusal, out),
             }
         }
-        Err(refusal) => return reply.refused(refusal, out),
+        // A single-page app's route: its file, as if asked for (`--spa`).
+        Err(refusal) => match ctx.settings.pages.spa(refusal, path).and_then(|spa| {
+            let content = root.content(spa, now).ok()?;
+            Some((content, spa))
+        }) {
+            Some(found) => found,
+            None => return reply.refused(refusal, out),
+        },
     };
     let (content, coding) = match ctx.settings.precompressed {
         true => precompressed(req, root, content, path, now, out),
@@ -603,7 +611,7 @@ fn respond(
         None => response::etag(size, modified),
     };
     let mut head = Head {
-        content_type: Some(mime::content_type(path)),
+        content_type: Some(ctx.settings.types.content_type(path)),
         content_encoding: coding.map(Coding::token),
         vary: ctx.settings.precompressed.then_some("Accept-Encoding"),
         content_length: Some(size),
@@ -701,6 +709,35 @@ fn precompressed(
     }
     name.clear();
     (original, None)
+}
+
+/// An error answered with the operator's page for its status (`--error-page`; see
+/// [`crate::http::pages`]): the status kept, the page's type and length, no validators or
+/// ranges. Without a page, or should it have gone since start, the error stands as it is.
+fn error_page(answer: Answer, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> Answer {
+    let settings = ctx.settings;
+    let (Some(name), Some(root)) = (settings.pages.error(answer.status), &settings.root) else {
+        return answer;
+    };
+    let Ok(content) = root.content(name, ctx.now()) else {
+        return answer;
+    };
+    let head = Head {
+        content_type: Some(settings.types.content_type(name)),
+        content_length: Some(content.size),
+        connection: Connection::new(req.version, answer.persist),
+        custom: settings.headers.block(),
+        ..Head::new(answer.status, answer.date)
+    };
+    out.clear();
+    head.write(out);
+    let size = content.size;
+    let body = (req.method != "HEAD" && size > 0).then(|| Body::new(content.data, 0, size));
+    Answer {
+        body,
+        text: 0,
+        ..answer
+    }
 }
 
 /// The answer to a head the parser refused: its status, `Connection: close`, and the close.
