@@ -162,6 +162,8 @@ pub(crate) struct Config {
     pub access_format: access::Format,
     /// Every connection starts with a PROXY protocol header.
     pub proxy_protocol: bool,
+    /// Files over HTTP: directories without `index.html` are listed.
+    pub listing: bool,
 }
 
 impl Config {
@@ -243,6 +245,7 @@ impl Default for Config {
             workers: None,
             access_format: access::Format::Common,
             proxy_protocol: false,
+            listing: false,
         }
     }
 }

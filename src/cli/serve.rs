@@ -174,6 +174,12 @@ fn serve_options() -> Options {
         "behind a load balancer: every connection starts with a PROXY protocol header (v1 or \
          v2), whose client is the one served and logged; without one it is closed",
     );
+    opts.optflag(
+        "",
+        "listing",
+        "files over HTTP: answer a directory without index.html with a listing of its \
+         entries (HTML, or JSON for Accept: application/json); dot-files are never listed",
+    );
     opts.optopt(
         "",
         "user",
@@ -356,6 +362,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
         builder = builder.metrics(parse_addr("--metrics", &addr)?);
     }
     builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
+    builder = builder.listing(m.opt_present("listing"));
     if let Some(v) = m.opt_str("access-log-format") {
         let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")

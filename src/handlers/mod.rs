@@ -355,6 +355,8 @@ pub struct Settings {
     pub(crate) access_format: access::Format,
     /// Every connection starts with a PROXY protocol header (`--proxy-protocol`).
     pub(crate) proxy_protocol: bool,
+    /// Files over HTTP: a directory without `index.html` gets its listing (`--listing`).
+    pub(crate) listing: bool,
 }
 
 impl Settings {
@@ -411,6 +413,7 @@ impl Default for Settings {
             persistence: Persistence::Idle,
             access_format: access::Format::default(),
             proxy_protocol: false,
+            listing: false,
         }
     }
 }

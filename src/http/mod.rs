@@ -6,6 +6,7 @@
 //!   [`crate::root::relative_path`], and a directory's `Location` with its slash.
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
+//! - [`listing`]: a directory's listing (`--listing`), as HTML or JSON.
 //! - [`mime`]: `Content-Type` by extension.
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
@@ -29,7 +30,8 @@
 //!   O(n), and one byte per segment would make it quadratic.
 //! - The decode buffer is the driver's scratch buffer, not the stack (threads may have 16 KiB).
 //! - Order: parse error (answer, close) → method (405, before the target) → [`target::decode`]
-//!   → `Root::open`; a directory → [`target::with_index`], else 404.
+//!   → `Root::open`; a directory → [`target::with_index`]; without one, 404, or with
+//!   `--listing` [`listing`] (`Root::list`).
 //! - After a 413 or 501 the body is still coming: the server half-closes and lingers, or the
 //!   kernel's reset would destroy the answer. Every parse error closes; so does 408.
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.
@@ -43,6 +45,7 @@
 
 pub mod client;
 pub mod date;
+pub mod listing;
 pub mod mime;
 pub mod range;
 pub mod request;
