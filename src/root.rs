@@ -175,19 +175,7 @@ impl Root {
 
     /// Opens the regular file a client named, confined to the root.
     pub fn open(&self, name: &[u8]) -> Result<Opened, Refusal> {
-        let resolver = if NO_OPENAT2.load(Ordering::Relaxed) {
-            Resolver::RealPath
-        } else {
-            Resolver::Openat2
-        };
-        match self.open_with(name, resolver) {
-            Err(Refusal::Io(io::ErrorKind::Unsupported)) => {
-                log::info!("openat2(2) is not available: confining through real paths instead");
-                NO_OPENAT2.store(true, Ordering::Relaxed);
-                self.open_with(name, Resolver::RealPath)
-            }
-            other => other,
-        }
+        self.open_as(name, None)
     }
 
     /// What to serve for `name`: a small file's bytes as read under the same name less than
@@ -227,19 +215,19 @@ impl Root {
 
     /// [`Root::open`] with a chosen resolver (tests run both).
     pub fn open_with(&self, name: &[u8], resolver: Resolver) -> Result<Opened, Refusal> {
+        self.open_as(name, Some(resolver))
+    }
+
+    /// Opens a regular file, with the resolver given, or else the one that works here.
+    fn open_as(&self, name: &[u8], resolver: Option<Resolver>) -> Result<Opened, Refusal> {
         let path = relative_path(name)?;
         let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Refusal::Nul)?;
         // Nonblocking so a FIFO cannot stall the open; no controlling terminal from a device.
         let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
-        let dir = self.dir.as_raw_fd();
         let fd = match resolver {
-            Resolver::Openat2 => sys::openat2_beneath(dir, &c_path, flags),
-            Resolver::RealPath => sys::openat(dir, &c_path, flags),
-        }
-        .map_err(open_refusal)?;
-        if resolver == Resolver::RealPath {
-            self.check_beneath(&fd)?;
-        }
+            Some(resolver) => self.resolve(&c_path, flags, resolver),
+            None => self.beneath(&c_path, flags),
+        }?;
         let file = File::from(fd);
         let meta = file.metadata().map_err(|e| Refusal::Io(e.kind()))?;
         let kind = meta.file_type();
@@ -328,9 +316,7 @@ impl Root {
                 modified: mtime.unwrap_or(UNIX_EPOCH),
             });
         }
-        listing
-            .entries
-            .sort_unstable_by(|a, b| b.dir.cmp(&a.dir).then_with(|| a.name.cmp(&b.name)));
+        heap_sort(&mut listing.entries);
         Ok(listing)
     }
 
@@ -343,11 +329,11 @@ impl Root {
     }
 
     /// Opens `path` (relative to the root) with `flags`, confined to the root: `openat2`, or
-    /// where the kernel lacks it, `openat` and a check of the real path.
+    /// where the kernel lacks it (found once, then remembered), `openat` and a check of the
+    /// real path.
     fn beneath(&self, path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Refusal> {
-        let dir = self.dir.as_raw_fd();
         if !NO_OPENAT2.load(Ordering::Relaxed) {
-            match sys::openat2_beneath(dir, path, flags).map_err(open_refusal) {
+            match self.resolve(path, flags, Resolver::Openat2) {
                 Err(Refusal::Io(io::ErrorKind::Unsupported)) => {
                     log::info!("openat2(2) is not available: confining through real paths instead");
                     NO_OPENAT2.store(true, Ordering::Relaxed);
@@ -355,8 +341,25 @@ impl Root {
                 other => return other,
             }
         }
-        let fd = sys::openat(dir, path, flags).map_err(open_refusal)?;
-        self.check_beneath(&fd)?;
+        self.resolve(path, flags, Resolver::RealPath)
+    }
+
+    /// Opens `path` with `flags` through `resolver`, confined to the root.
+    fn resolve(
+        &self,
+        path: &CStr,
+        flags: libc::c_int,
+        resolver: Resolver,
+    ) -> Result<OwnedFd, Refusal> {
+        let dir = self.dir.as_raw_fd();
+        let fd = match resolver {
+            Resolver::Openat2 => sys::openat2_beneath(dir, path, flags),
+            Resolver::RealPath => sys::openat(dir, path, flags),
+        }
+        .map_err(open_refusal)?;
+        if resolver == Resolver::RealPath {
+            self.check_beneath(&fd)?;
+        }
         Ok(fd)
     }
 
@@ -383,6 +386,38 @@ fn open_refusal(err: io::Error) -> Refusal {
         Some(libc::ENAMETOOLONG) => Refusal::TooLong,
         Some(libc::ENOSYS) => Refusal::Io(io::ErrorKind::Unsupported),
         _ => Refusal::Io(err.kind()),
+    }
+}
+
+/// Sorts a listing: directories first, then by name, byte by byte. By hand, a heapsort: no
+/// allocation, O(n log n) at worst, and a few hundred bytes of code where the standard
+/// library's sort, instantiated for `Entry`, would add kilobytes to the binary.
+fn heap_sort(entries: &mut [Entry]) {
+    fn after(a: &Entry, b: &Entry) -> bool {
+        (b.dir, &*a.name) > (a.dir, &*b.name)
+    }
+    fn sift_down(v: &mut [Entry], mut node: usize) {
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= v.len() {
+                return;
+            }
+            if child + 1 < v.len() && after(&v[child + 1], &v[child]) {
+                child += 1;
+            }
+            if !after(&v[child], &v[node]) {
+                return;
+            }
+            v.swap(node, child);
+            node = child;
+        }
+    }
+    for node in (0..entries.len() / 2).rev() {
+        sift_down(entries, node);
+    }
+    for end in (1..entries.len()).rev() {
+        entries.swap(0, end);
+        sift_down(&mut entries[..end], 0);
     }
 }
 

@@ -8,13 +8,14 @@
 //! - a link's `href` is the name percent-encoded, every byte but `A-Z a-z 0-9 - . _ ~`, so it
 //!   is always a relative path (`javascript:x` becomes `javascript%3Ax`), holds no quote, and
 //!   decodes back to the exact bytes, invalid UTF-8 included;
-//! - the name shown in HTML has `& < > " '` as entities, control characters (newlines too) and
-//!   the invisible characters that reorder or hide text ([`is_hidden_format`]: U+202E...) as
-//!   a visible `\u{202e}`, and bytes that are not UTF-8 as `\xff`;
-//! - a JSON name is the exact text where the name is UTF-8 (quotes, backslashes, control and
-//!   invisible characters, and `< > & '`, as `\uXXXX` escapes, so the body never holds markup)
-//!   and U+FFFD in place of bytes that are not (as `String::from_utf8_lossy` does); its
-//!   `href` is exact.
+//! - the name shown in HTML has `& < > " '` as character references (`&#x3c;`), control
+//!   characters (newlines too) and the invisible characters that reorder or hide text
+//!   ([`is_hidden_format`]: U+202E...) as a visible `\u{202e}`, and bytes that are not UTF-8
+//!   as `\xff`;
+//! - a JSON name is the exact text where the name is UTF-8, with quotes, backslashes, control
+//!   and invisible characters and `& < > '` as `\uXXXX` escapes (so the body holds no markup
+//!   and no raw direction override), and U+FFFD in place of bytes that are not (as
+//!   `String::from_utf8_lossy` does); its `href` is exact.
 //!
 //! The page is built once per request into one buffer (a listing is not the hot path); what
 //! bounds its work is [`MAX_ENTRIES`].
@@ -43,39 +44,30 @@ pub enum Format {
 }
 
 impl Format {
-    /// The form the `Accept` fields ask for: JSON when `application/json` is named with a
-    /// weight above 0 and `text/html` is not named with a higher one (an equal weight goes to
-    /// whichever is named first); HTML otherwise, wildcards and a missing `Accept` included.
-    /// A weight that is not a valid `qvalue` counts as 0.
-    pub fn asked<'a>(accept: impl IntoIterator<Item = &'a [u8]>) -> Format {
-        // (weight in thousandths, order) of the first mention of each.
-        let (mut json, mut html) = (None, None);
-        let ranges = accept
-            .into_iter()
-            .flat_map(|field| field.split(|&b| b == b','));
-        for (order, range) in ranges.enumerate() {
+    /// The form an `Accept` field asks for: JSON when `application/json` is named, with a
+    /// weight other than 0, before `text/html` is (or without it); HTML otherwise, wildcards
+    /// and a missing `Accept` included. Weights are not compared beyond that: a client that
+    /// wants JSON names it first. Only the first `Accept` field counts.
+    pub fn asked(accept: Option<&[u8]>) -> Format {
+        for range in accept.unwrap_or_default().split(|&b| b == b',') {
             let mut parts = range.split(|&b| b == b';');
-            let media = trim(parts.next().unwrap_or_default());
-            let weight = parts
-                .map(trim)
-                .find(|p| p.len() >= 2 && p[..2].eq_ignore_ascii_case(b"q="))
-                .map_or(Some(1000), |p| qvalue(&p[2..]))
-                .unwrap_or(0);
-            let slot = if media.eq_ignore_ascii_case(b"application/json") {
-                &mut json
-            } else if media.eq_ignore_ascii_case(b"text/html") {
-                &mut html
-            } else {
+            let media = parts.next().unwrap_or_default().trim_ascii();
+            let json = media.eq_ignore_ascii_case(b"application/json");
+            if !json && !media.eq_ignore_ascii_case(b"text/html") {
                 continue;
-            };
-            slot.get_or_insert((weight, order));
+            }
+            // `q=0`, `q=0.0`... (RFC 9110 §12.4.2): "not acceptable".
+            let refused = parts.any(|p| {
+                let p = p.trim_ascii();
+                p.len() > 2
+                    && p[..2].eq_ignore_ascii_case(b"q=")
+                    && p[2..].iter().all(|&b| b == b'0' || b == b'.')
+            });
+            if !refused {
+                return if json { Format::Json } else { Format::Html };
+            }
         }
-        match (json, html) {
-            (Some((0, _)), _) => Format::Html,
-            (Some((j, jo)), Some((h, ho))) if h > j || (h == j && ho < jo) => Format::Html,
-            (Some(_), _) => Format::Json,
-            (None, _) => Format::Html,
-        }
+        Format::Html
     }
 
     /// Its `Content-Type`.
@@ -97,83 +89,96 @@ pub fn render(format: Format, path: &[u8], listing: &Listing, out: &mut Vec<u8>)
 }
 
 fn html(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"<!doctype html>\n<html><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width\">\n<title>Index of ");
+    put(out, b"<!doctype html>\n<html><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width\">\n<title>Index of ");
     html_text(path, out);
-    out.extend_from_slice(
+    put(
+        out,
         b"</title>\n<style>body{font-family:sans-serif;margin:1.5em}\
 table{border-collapse:collapse}th,td{padding:.2em 1.5em .2em 0;text-align:left}\
 th{border-bottom:1px solid #999}td.s{text-align:right}</style>\n</head><body>\n<h1>Index of ",
     );
     html_text(path, out);
-    out.extend_from_slice(
+    put(
+        out,
         b"</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n",
     );
     let top = path
         .split(|&b| b == b'/')
         .all(|p| p.is_empty() || p == b".");
     if !top {
-        out.extend_from_slice(b"<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+        put(
+            out,
+            b"<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
+        );
     }
     for entry in &listing.entries {
-        out.extend_from_slice(b"<tr><td><a href=\"");
+        put(out, b"<tr><td><a href=\"");
         href(entry, out);
-        out.extend_from_slice(b"\">");
+        put(out, b"\">");
         html_text(&entry.name, out);
         if entry.dir {
-            out.push(b'/');
+            put(out, b"/");
         }
-        out.extend_from_slice(b"</a></td><td class=\"s\">");
+        put(out, b"</a></td><td class=\"s\">");
         if entry.dir {
-            out.push(b'-');
+            put(out, b"-");
         } else {
             size(entry.size, out);
         }
-        out.extend_from_slice(b"</td><td>");
-        let t = rfc3339(entry.modified);
-        out.extend_from_slice(&t[..10]);
-        out.push(b' ');
-        out.extend_from_slice(&t[11..19]);
-        out.extend_from_slice(b"</td></tr>\n");
+        put(out, b"</td><td>");
+        time(entry.modified, b' ', out);
+        put(out, b"</td></tr>\n");
     }
-    out.extend_from_slice(b"</table>\n<p>");
-    push_decimal(out, listing.entries.len() as u64);
-    out.extend_from_slice(b" entries");
+    put(out, b"</table>\n<p>");
+    decimal(listing.entries.len() as u64, out);
+    put(out, b" entries");
     if listing.cut {
-        out.extend_from_slice(b": cut short, the directory has more (a listing reads at most ");
-        push_decimal(out, MAX_ENTRIES as u64);
-        out.extend_from_slice(b", in the directory's own order)");
+        put(
+            out,
+            b": cut short, the directory has more (a listing reads at most ",
+        );
+        decimal(MAX_ENTRIES as u64, out);
+        put(out, b", in the directory's own order)");
     }
-    out.extend_from_slice(b".</p>\n</body></html>\n");
+    put(out, b".</p>\n</body></html>\n");
 }
 
 fn json(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"path\":");
+    put(out, b"{\"path\":");
     json_string(path, out);
-    out.extend_from_slice(b",\"truncated\":");
-    out.extend_from_slice(if listing.cut { b"true" } else { b"false" });
-    out.extend_from_slice(b",\"entries\":[");
+    put(out, b",\"truncated\":");
+    put(out, if listing.cut { b"true" } else { b"false" });
+    put(out, b",\"entries\":[");
     for (i, entry) in listing.entries.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        out.extend_from_slice(b"{\"name\":");
+        put(out, if i == 0 { b"\n" } else { b",\n" });
+        put(out, b"{\"name\":");
         json_string(&entry.name, out);
         if entry.dir {
-            out.extend_from_slice(b",\"type\":\"dir\",\"size\":null");
+            put(out, b",\"type\":\"dir\",\"size\":null");
         } else {
-            out.extend_from_slice(b",\"type\":\"file\",\"size\":");
-            push_decimal(out, entry.size);
+            put(out, b",\"type\":\"file\",\"size\":");
+            decimal(entry.size, out);
         }
-        out.extend_from_slice(b",\"modified\":\"");
-        out.extend_from_slice(&rfc3339(entry.modified)[..19]);
-        out.extend_from_slice(b"Z\",\"href\":\"");
+        put(out, b",\"modified\":\"");
+        time(entry.modified, b'T', out);
+        put(out, b"Z\",\"href\":\"");
         href(entry, out);
-        out.extend_from_slice(b"\"}");
+        put(out, b"\"}");
     }
-    out.extend_from_slice(b"\n]}\n");
+    put(out, b"\n]}\n");
 }
 
-/// `1994-11-06T08:49:37.123Z`, UTC.
-fn rfc3339(t: SystemTime) -> [u8; date::RFC3339_MILLIS_LEN] {
-    date::format_rfc3339_millis(t)
+/// `1994-11-06T08:49:37` (UTC, to the second), with `between` for the `T`.
+fn time(t: SystemTime, between: u8, out: &mut Vec<u8>) {
+    let mut t = date::format_rfc3339_millis(t);
+    t[10] = between;
+    put(out, &t[..19]);
+}
+
+/// A number in decimal (one call site for the formatter).
+#[inline(never)]
+fn decimal(n: u64, out: &mut Vec<u8>) {
+    push_decimal(out, n);
 }
 
 /// The entry's link, relative to its directory: the name percent-encoded, `/` after a
@@ -184,83 +189,80 @@ fn href(entry: &Entry, out: &mut Vec<u8>) {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b);
         } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            put(
+                out,
+                &[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]],
+            );
         }
     }
     if entry.dir {
-        out.push(b'/');
+        put(out, b"/");
     }
 }
 
 /// `name` as HTML text (see the module's docs).
 fn html_text(name: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '&' => out.extend_from_slice(b"&amp;"),
-                '<' => out.extend_from_slice(b"&lt;"),
-                '>' => out.extend_from_slice(b"&gt;"),
-                '"' => out.extend_from_slice(b"&quot;"),
-                '\'' => out.extend_from_slice(b"&#39;"),
-                c if c.is_control() || is_hidden_format(c) => {
-                    out.extend(c.escape_unicode().map(|e| e as u8));
-                }
-                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-            }
-        }
-        for &b in chunk.invalid() {
-            out.extend_from_slice(&[
-                b'\\',
-                b'x',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 15)],
-            ]);
-        }
-    }
+    text(name, false, out);
 }
 
 /// `name` as a JSON string, quotes included (see the module's docs).
 fn json_string(name: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                c if c.is_control() || is_hidden_format(c) || "<>&'".contains(c) => {
-                    for unit in c.encode_utf16(&mut [0; 2]) {
-                        u_escape(*unit, out);
-                    }
-                }
-                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-            }
-        }
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
-        }
-    }
-    out.push(b'"');
+    put(out, b"\"");
+    text(name, true, out);
+    put(out, b"\"");
 }
 
-/// `\uXXXX`.
-fn u_escape(unit: u16, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(b"\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(HEX[usize::from(unit >> shift & 15)]);
+/// `name` escaped for HTML text or for the inside of a JSON string: one walk for both, so
+/// that the two cannot disagree on what is dangerous.
+fn text(name: &[u8], json: bool, out: &mut Vec<u8>) {
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let special = c.is_control() || is_hidden_format(c) || "&<>\"'\\".contains(c);
+            if !special || (c == '\\' && !json) {
+                put(out, c.encode_utf8(&mut [0; 4]).as_bytes());
+            } else if json {
+                // `\uXXXX`, a surrogate pair beyond the BMP: valid JSON for any character.
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    hex(out, b"\\u", u32::from(*unit), 4, b"");
+                }
+            } else if c.is_ascii_punctuation() {
+                // `&#x26;`: a reference the browser shows as the character, never as markup.
+                hex(out, b"&#x", c as u32, 2, b";");
+            } else {
+                // Shown, not obeyed: `\u{202e}`, `\u{a}`.
+                hex(out, b"\\u{", c as u32, 1, b"}");
+            }
+        }
+        if json && !chunk.invalid().is_empty() {
+            put(out, "\u{FFFD}".as_bytes());
+        } else if !json {
+            for &b in chunk.invalid() {
+                hex(out, b"\\x", u32::from(b), 2, b"");
+            }
+        }
     }
+}
+
+/// `prefix`, `n` in lowercase hex with at least `digits` digits, `suffix`.
+fn hex(out: &mut Vec<u8>, prefix: &[u8], n: u32, digits: u32, suffix: &[u8]) {
+    put(out, prefix);
+    for shift in (0..8).rev() {
+        if shift < digits || n >> (4 * shift) != 0 {
+            put(
+                out,
+                &[b"0123456789abcdef"[(n >> (4 * shift) & 15) as usize]],
+            );
+        }
+    }
+    put(out, suffix);
 }
 
 /// A size for people: `512 B`, `1.5 KiB`, `20.0 MiB` (rounded down to a tenth).
 fn size(n: u64, out: &mut Vec<u8>) {
     const UNITS: [&[u8]; 6] = [b" KiB", b" MiB", b" GiB", b" TiB", b" PiB", b" EiB"];
     if n < 1024 {
-        push_decimal(out, n);
-        out.extend_from_slice(b" B");
+        decimal(n, out);
+        put(out, b" B");
         return;
     }
     let (mut unit, mut scale) = (0, 1024u64);
@@ -269,35 +271,16 @@ fn size(n: u64, out: &mut Vec<u8>) {
         scale *= 1024;
     }
     let tenths = (u128::from(n) * 10 / u128::from(scale)) as u64;
-    push_decimal(out, tenths / 10);
-    out.push(b'.');
-    out.push(b'0' + (tenths % 10) as u8);
-    out.extend_from_slice(UNITS[unit]);
+    decimal(tenths / 10, out);
+    put(out, b".");
+    put(out, &[b'0' + (tenths % 10) as u8]);
+    put(out, UNITS[unit]);
 }
 
-fn trim(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
-}
-
-/// A `qvalue` (RFC 9110 §12.4.2: `0`, `1`, up to three decimals) in thousandths.
-fn qvalue(v: &[u8]) -> Option<u32> {
-    let (int, frac) = match v.iter().position(|&b| b == b'.') {
-        Some(dot) => (&v[..dot], &v[dot + 1..]),
-        None => (v, &b""[..]),
-    };
-    let whole = match int {
-        b"0" => 0,
-        b"1" => 1000,
-        _ => return None,
-    };
-    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut thousandths = 0;
-    for i in 0..3 {
-        thousandths = thousandths * 10 + frac.get(i).map_or(0, |&d| u32::from(d - b'0'));
-    }
-    (whole + thousandths <= 1000).then_some(whole + thousandths)
+/// Appends `bytes`: one call site, not a copy of `Vec`'s growth code at each of the many.
+#[inline(never)]
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
@@ -314,7 +297,7 @@ mod tests {
         }
     }
 
-    fn text(f: fn(&[u8], &mut Vec<u8>), name: &[u8]) -> String {
+    fn text_of(f: fn(&[u8], &mut Vec<u8>), name: &[u8]) -> String {
         let mut out = Vec::new();
         f(name, &mut out);
         String::from_utf8(out).expect("always UTF-8")
@@ -324,72 +307,85 @@ mod tests {
     #[test]
     fn hostile_names_are_escaped_in_every_form() {
         let cases: &[(&[u8], &str, &str, &str)] = &[
-            (b"plain.txt", "plain.txt", "\"plain.txt\"", "plain.txt"),
+            (b"plain.txt", "plain.txt", r#""plain.txt""#, "plain.txt"),
             (
-                b"<script>alert(1)</script>",
-                "&lt;script&gt;alert(1)&lt;/script&gt;",
-                "\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"",
-                "%3Cscript%3Ealert%281%29%3C%2Fscript%3E",
+                b"<script>alert(1)<\\script>",
+                r"&#x3c;script&#x3e;alert(1)&#x3c;\script&#x3e;",
+                r#""\u003cscript\u003ealert(1)\u003c\u005cscript\u003e""#,
+                "%3Cscript%3Ealert%281%29%3C%5Cscript%3E",
             ),
-            (b"a&b", "a&amp;b", "\"a\\u0026b\"", "a%26b"),
-            (b"q\"uote", "q&quot;uote", "\"q\\\"uote\"", "q%22uote"),
-            (b"it's", "it&#39;s", "\"it\\u0027s\"", "it%27s"),
+            (b"a&b", "a&#x26;b", r#""a\u0026b""#, "a%26b"),
+            (b"q\"uote", "q&#x22;uote", r#""q\u0022uote""#, "q%22uote"),
+            (b"it's", "it&#x27;s", r#""it\u0027s""#, "it%27s"),
             (
                 b"new\nline",
-                "new\\u{a}line",
-                "\"new\\nline\"",
+                r"new\u{a}line",
+                r#""new\u000aline""#,
                 "new%0Aline",
             ),
             (
                 b"tab\tcr\r",
-                "tab\\u{9}cr\\u{d}",
-                "\"tab\\tcr\\r\"",
+                r"tab\u{9}cr\u{d}",
+                r#""tab\u0009cr\u000d""#,
                 "tab%09cr%0D",
             ),
             (
                 b"esc\x1b[31m",
-                "esc\\u{1b}[31m",
-                "\"esc\\u001b[31m\"",
+                r"esc\u{1b}[31m",
+                r#""esc\u001b[31m""#,
                 "esc%1B%5B31m",
             ),
             (
+                "c1\u{85}".as_bytes(),
+                r"c1\u{85}",
+                r#""c1\u0085""#,
+                "c1%C2%85",
+            ),
+            (
                 "evil\u{202E}txt.exe".as_bytes(),
-                "evil\\u{202e}txt.exe",
-                "\"evil\\u202etxt.exe\"",
+                r"evil\u{202e}txt.exe",
+                r#""evil\u202etxt.exe""#,
                 "evil%E2%80%AEtxt.exe",
             ),
             (
                 "tag\u{E0041}".as_bytes(),
-                "tag\\u{e0041}",
-                "\"tag\\udb40\\udc41\"",
+                r"tag\u{e0041}",
+                r#""tag\udb40\udc41""#,
                 "tag%F3%A0%81%81",
             ),
-            (b"100%", "100%", "\"100%\"", "100%25"),
-            (b"#frag", "#frag", "\"#frag\"", "%23frag"),
-            (b"what?", "what?", "\"what?\"", "what%3F"),
+            (b"100%", "100%", r#""100%""#, "100%25"),
+            (b"#frag", "#frag", r##""#frag""##, "%23frag"),
+            (b"what?", "what?", r#""what?""#, "what%3F"),
             (
                 b"with space",
                 "with space",
-                "\"with space\"",
+                r#""with space""#,
                 "with%20space",
             ),
             (
                 b"back\\slash",
-                "back\\slash",
-                "\"back\\\\slash\"",
+                r"back\slash",
+                r#""back\u005cslash""#,
                 "back%5Cslash",
             ),
             (
                 b"javascript:alert(1)",
                 "javascript:alert(1)",
-                "\"javascript:alert(1)\"",
+                r#""javascript:alert(1)""#,
                 "javascript%3Aalert%281%29",
             ),
             (
                 b"\xff\xfe.bin",
-                "\\xff\\xfe.bin",
+                r"\xff\xfe.bin",
                 "\"\u{FFFD}\u{FFFD}.bin\"",
                 "%FF%FE.bin",
+            ),
+            // A truncated sequence is one replacement, as from_utf8_lossy makes it.
+            (
+                b"cut\xe4\xbd",
+                r"cut\xe4\xbd",
+                "\"cut\u{FFFD}\"",
+                "cut%E4%BD",
             ),
             (
                 "你好.txt".as_bytes(),
@@ -397,31 +393,33 @@ mod tests {
                 "\"你好.txt\"",
                 "%E4%BD%A0%E5%A5%BD.txt",
             ),
-            (b"~a-b_c.d", "~a-b_c.d", "\"~a-b_c.d\"", "~a-b_c.d"),
+            (b"~a-b_c.d", "~a-b_c.d", r#""~a-b_c.d""#, "~a-b_c.d"),
         ];
         for &(name, want_html, want_json, want_href) in cases {
-            assert_eq!(text(html_text, name), want_html, "{}", name.escape_ascii());
-            assert_eq!(
-                text(json_string, name),
-                want_json,
-                "{}",
-                name.escape_ascii()
-            );
+            let shown = name.escape_ascii();
+            assert_eq!(text_of(html_text, name), want_html, "{shown}");
+            assert_eq!(text_of(json_string, name), want_json, "{shown}");
             let mut got = Vec::new();
             href(&entry(name, false, 0), &mut got);
-            assert_eq!(got, want_href.as_bytes(), "{}", name.escape_ascii());
-            // Nothing in the HTML or the link can end an attribute or open a tag.
-            let html = text(html_text, name);
+            assert_eq!(got, want_href.as_bytes(), "{shown}");
+            // Nothing in the HTML or the link can end an attribute, open a tag, or reorder
+            // what is read; the JSON holds no markup.
+            let html = text_of(html_text, name);
             assert!(
                 !html.contains(['<', '>', '"', '\'', '\n', '\u{202E}']),
                 "{html}"
             );
             assert!(!want_href.contains(['<', '>', '"', '\'', ':', '?', '#', '/']));
+            let json = &want_json[1..want_json.len() - 1];
+            assert!(
+                !json.contains(['<', '>', '&', '"', '\n', '\u{202E}']),
+                "{json}"
+            );
         }
     }
 
     #[test]
-    fn accept_chooses_json_only_when_it_is_preferred() {
+    fn accept_chooses_json_only_when_it_comes_first() {
         use Format::*;
         let cases: &[(&[&str], Format)] = &[
             (&[], Html),
@@ -430,25 +428,26 @@ mod tests {
             (&["Application/JSON"], Json),
             (&["application/json, text/html"], Json),
             (&["text/html, application/json"], Html),
-            (&["text/html;q=0.5, application/json"], Json),
-            (&["text/html, application/json;q=0.9"], Html),
+            // Order decides, not weights: documented.
+            (&["text/html;q=0.5, application/json"], Html),
+            (&["application/json;q=0.1, text/html"], Json),
             (&["application/json;q=0"], Html),
-            (&["application/json;q=0.000"], Html),
+            (&["application/json;Q=0.000"], Html),
             (&["application/json; q=0.001"], Json),
-            (&["application/json;q=2"], Html),
-            (&["application/json;q=0.5x"], Html),
-            (&["application/json;q=1.0000"], Html),
             (&["text/html;q=0, application/json;q=0.1"], Json),
             (&["application/jsonx"], Html),
-            (&["text/plain", "application/json"], Json),
+            // Only the first field counts.
+            (&["text/plain", "application/json"], Html),
+            (&["application/json", "text/html"], Json),
             (
                 &["text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
                 Html,
             ),
             (&[" application/json ;charset=utf-8"], Json),
+            (&[",,;;,"], Html),
         ];
         for (fields, want) in cases {
-            let got = Format::asked(fields.iter().map(|f| f.as_bytes()));
+            let got = Format::asked(fields.first().map(|f| f.as_bytes()));
             assert_eq!(got, *want, "{fields:?}");
         }
     }
@@ -481,12 +480,15 @@ mod tests {
         let mut out = Vec::new();
         render(Format::Html, b"/d<ir/", &listing, &mut out);
         let page = String::from_utf8(out).unwrap();
-        assert!(page.contains("<title>Index of /d&lt;ir/</title>"), "{page}");
+        assert!(
+            page.contains("<title>Index of /d&#x3c;ir/</title>"),
+            "{page}"
+        );
         assert!(page.contains("<a href=\"../\">../</a>"), "{page}");
         let sub = page.find(
             "<a href=\"sub/\">sub/</a></td><td class=\"s\">-</td><td>1994-11-06 08:49:37</td>",
         );
-        let file = page.find("<a href=\"a%3Cb\">a&lt;b</a></td><td class=\"s\">2.0 KiB</td>");
+        let file = page.find("<a href=\"a%3Cb\">a&#x3c;b</a></td><td class=\"s\">2.0 KiB</td>");
         assert!(sub.is_some() && file.is_some() && sub < file, "{page}");
         assert!(page.contains("<p>2 entries.</p>"), "{page}");
 

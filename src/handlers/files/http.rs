@@ -621,7 +621,7 @@ fn listing(req: &Request, reply: &Reply, root: &Root, path: &[u8], out: &mut Vec
         Ok(entries) => entries,
         Err(refusal) => return reply.refused(refusal, out),
     };
-    let format = listing::Format::asked(req.values("accept"));
+    let format = listing::Format::asked(req.header("accept"));
     let mut page = Vec::new();
     listing::render(format, path, &entries, &mut page);
     let len = page.len() as u64;
