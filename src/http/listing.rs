@@ -95,12 +95,12 @@ fn html(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
         out,
         b"</title>\n<style>body{font-family:sans-serif;margin:1.5em}\
 table{border-collapse:collapse}th,td{padding:.2em 1.5em .2em 0;text-align:left}\
-th{border-bottom:1px solid #999}td.s{text-align:right}</style>\n</head><body>\n<h1>Index of ",
+th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1>Index of ",
     );
     html_text(path, out);
     put(
         out,
-        b"</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n",
+        b"</h1>\n<table>\n<tr><th>Name</th><th class=\"s\">Size</th><th>Modified (UTC)</th></tr>\n",
     );
     let top = path
         .split(|&b| b == b'/')
