@@ -172,6 +172,8 @@ pub(crate) struct Config {
     pub pages: Pages,
     /// Files: `Content-Type`s before the built-in table.
     pub types: MimeTypes,
+    /// Files over HTTP: directories without `index.html` are listed.
+    pub listing: bool,
 }
 
 impl Config {
@@ -257,6 +259,7 @@ impl Default for Config {
             precompressed: false,
             pages: Pages::default(),
             types: MimeTypes::default(),
+            listing: false,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! `/proc/self/fd`, must lie beneath the root's real path: the check is on the very file that
 //! will be sent, so a symlink swapped in between cannot fool it. Only regular files are served.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -23,6 +23,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::cache::SmallFiles;
 use crate::content::{Content, Data};
 use crate::sys;
+
+const DT_REG: u8 = libc::DT_REG;
+const DT_DIR: u8 = libc::DT_DIR;
+const DT_LNK: u8 = libc::DT_LNK;
+const DT_UNKNOWN: u8 = libc::DT_UNKNOWN;
 
 /// The longest name a client may send, in bytes.
 pub const MAX_NAME: usize = 4096;
@@ -107,6 +112,26 @@ pub struct Opened {
     pub modified: SystemTime,
 }
 
+/// A directory's entries, as [`Root::list`] read them.
+#[derive(Debug)]
+pub struct Listing {
+    /// Directories first, then files, each by name byte by byte.
+    pub entries: Vec<Entry>,
+    /// The directory had more entries than were read.
+    pub cut: bool,
+}
+
+/// One listed entry: a regular file or a directory inside the root.
+#[derive(Debug)]
+pub struct Entry {
+    /// As the file system has it: any bytes but `/` and NUL, not always UTF-8.
+    pub name: Box<[u8]>,
+    pub dir: bool,
+    /// In bytes (a directory's is the file system's figure, and not shown).
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
 /// The served directory.
 #[derive(Debug)]
 pub struct Root {
@@ -150,19 +175,7 @@ impl Root {
 
     /// Opens the regular file a client named, confined to the root.
     pub fn open(&self, name: &[u8]) -> Result<Opened, Refusal> {
-        let resolver = if NO_OPENAT2.load(Ordering::Relaxed) {
-            Resolver::RealPath
-        } else {
-            Resolver::Openat2
-        };
-        match self.open_with(name, resolver) {
-            Err(Refusal::Io(io::ErrorKind::Unsupported)) => {
-                log::info!("openat2(2) is not available: confining through real paths instead");
-                NO_OPENAT2.store(true, Ordering::Relaxed);
-                self.open_with(name, Resolver::RealPath)
-            }
-            other => other,
-        }
+        self.open_as(name, None)
     }
 
     /// What to serve for `name`: a small file's bytes as read under the same name less than
@@ -202,19 +215,19 @@ impl Root {
 
     /// [`Root::open`] with a chosen resolver (tests run both).
     pub fn open_with(&self, name: &[u8], resolver: Resolver) -> Result<Opened, Refusal> {
+        self.open_as(name, Some(resolver))
+    }
+
+    /// Opens a regular file, with the resolver given, or else the one that works here.
+    fn open_as(&self, name: &[u8], resolver: Option<Resolver>) -> Result<Opened, Refusal> {
         let path = relative_path(name)?;
         let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Refusal::Nul)?;
         // Nonblocking so a FIFO cannot stall the open; no controlling terminal from a device.
         let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
-        let dir = self.dir.as_raw_fd();
         let fd = match resolver {
-            Resolver::Openat2 => sys::openat2_beneath(dir, &c_path, flags),
-            Resolver::RealPath => sys::openat(dir, &c_path, flags),
-        }
-        .map_err(open_refusal)?;
-        if resolver == Resolver::RealPath {
-            self.check_beneath(&fd)?;
-        }
+            Some(resolver) => self.resolve(&c_path, flags, resolver),
+            None => self.beneath(&c_path, flags),
+        }?;
         let file = File::from(fd);
         let meta = file.metadata().map_err(|e| Refusal::Io(e.kind()))?;
         let kind = meta.file_type();
@@ -230,6 +243,124 @@ impl Root {
             // Every Linux file system keeps an mtime; the epoch stands in should one not.
             modified: meta.modified().unwrap_or(UNIX_EPOCH),
         })
+    }
+
+    /// The entries of the directory a client named (`--listing`), confined as [`Root::open`]
+    /// is: only what serving would accept is listed, namely regular files and directories
+    /// inside the root, a symlink by what it leads to (and only if that is inside). Never
+    /// listed: names starting with `.`, symlinks out of the root or into `/proc`, FIFOs,
+    /// sockets, devices, and entries that vanish or cannot be inspected while being read. A
+    /// directory any of whose components starts with `.` is not listed at all (`NotFound`),
+    /// so a listing never shows what a hidden directory holds.
+    ///
+    /// At most `max` entries are read (`.` and `..` not counted, hidden ones counted): the
+    /// bound on a listing's work, one `fstatat` per entry and a confined open per symlink.
+    /// Past it [`Listing::cut`] says so, and what was read is a part in the directory's own
+    /// order. Entries are sorted: directories first, then by name, byte by byte. Whether a
+    /// file is readable is not checked: one the server cannot read is listed, and answers 403.
+    pub fn list(&self, name: &[u8], max: usize) -> Result<Listing, Refusal> {
+        let path = relative_path(name)?;
+        let path = path.as_os_str().as_bytes();
+        if path.split(|&b| b == b'/').any(hidden) {
+            return Err(Refusal::NotFound);
+        }
+        let c_path = CString::new(path).map_err(|_| Refusal::Nul)?;
+        let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY | libc::O_NONBLOCK;
+        let mut dir = sys::Dir::new(self.beneath(&c_path, flags)?).map_err(open_refusal)?;
+        let mut listing = Listing {
+            entries: Vec::new(),
+            cut: false,
+        };
+        // A symlink's path from the root, rebuilt for each: `path/name`.
+        let mut link = path.to_vec();
+        link.push(b'/');
+        let dir_len = link.len();
+        let mut read = 0;
+        let dir_fd = dir.fd();
+        while let Some(next) = dir.next_entry() {
+            let (entry, d_type) = next.map_err(open_refusal)?;
+            let bytes = entry.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            if read == max {
+                listing.cut = true;
+                break;
+            }
+            read += 1;
+            if bytes.starts_with(b".") || !matches!(d_type, DT_REG | DT_DIR | DT_LNK | DT_UNKNOWN) {
+                continue;
+            }
+            let Ok(st) = sys::lstat_at(dir_fd, entry) else {
+                continue;
+            };
+            let (mode, size, mtime) = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                link.truncate(dir_len);
+                link.extend_from_slice(bytes);
+                match self.link_target(&link) {
+                    Some(meta) => (meta.mode(), meta.size(), meta.modified()),
+                    None => continue,
+                }
+            } else {
+                let mtime = crate::http::date::from_unix_seconds(st.st_mtime);
+                (st.st_mode, st.st_size as u64, Ok(mtime))
+            };
+            let kind = mode & libc::S_IFMT;
+            if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+                continue;
+            }
+            listing.entries.push(Entry {
+                name: bytes.into(),
+                dir: kind == libc::S_IFDIR,
+                size,
+                modified: mtime.unwrap_or(UNIX_EPOCH),
+            });
+        }
+        heap_sort(&mut listing.entries);
+        Ok(listing)
+    }
+
+    /// What the symlink at `link` (a path from the root) leads to, if serving would follow it:
+    /// opened `O_PATH` through the same confinement as a download.
+    fn link_target(&self, link: &[u8]) -> Option<std::fs::Metadata> {
+        let c_link = CString::new(link).ok()?;
+        let fd = self.beneath(&c_link, libc::O_PATH | libc::O_CLOEXEC).ok()?;
+        File::from(fd).metadata().ok()
+    }
+
+    /// Opens `path` (relative to the root) with `flags`, confined to the root: `openat2`, or
+    /// where the kernel lacks it (found once, then remembered), `openat` and a check of the
+    /// real path.
+    fn beneath(&self, path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Refusal> {
+        if !NO_OPENAT2.load(Ordering::Relaxed) {
+            match self.resolve(path, flags, Resolver::Openat2) {
+                Err(Refusal::Io(io::ErrorKind::Unsupported)) => {
+                    log::info!("openat2(2) is not available: confining through real paths instead");
+                    NO_OPENAT2.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.resolve(path, flags, Resolver::RealPath)
+    }
+
+    /// Opens `path` with `flags` through `resolver`, confined to the root.
+    fn resolve(
+        &self,
+        path: &CStr,
+        flags: libc::c_int,
+        resolver: Resolver,
+    ) -> Result<OwnedFd, Refusal> {
+        let dir = self.dir.as_raw_fd();
+        let fd = match resolver {
+            Resolver::Openat2 => sys::openat2_beneath(dir, path, flags),
+            Resolver::RealPath => sys::openat(dir, path, flags),
+        }
+        .map_err(open_refusal)?;
+        if resolver == Resolver::RealPath {
+            self.check_beneath(&fd)?;
+        }
+        Ok(fd)
     }
 
     fn check_beneath(&self, fd: &OwnedFd) -> Result<(), Refusal> {
@@ -258,6 +389,43 @@ fn open_refusal(err: io::Error) -> Refusal {
     }
 }
 
+/// Sorts a listing: directories first, then by name, byte by byte. By hand, a heapsort: no
+/// allocation, O(n log n) at worst, and a few hundred bytes of code where the standard
+/// library's sort, instantiated for `Entry`, would add kilobytes to the binary.
+fn heap_sort(entries: &mut [Entry]) {
+    fn after(a: &Entry, b: &Entry) -> bool {
+        (b.dir, &*a.name) > (a.dir, &*b.name)
+    }
+    fn sift_down(v: &mut [Entry], mut node: usize) {
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= v.len() {
+                return;
+            }
+            if child + 1 < v.len() && after(&v[child + 1], &v[child]) {
+                child += 1;
+            }
+            if !after(&v[child], &v[node]) {
+                return;
+            }
+            v.swap(node, child);
+            node = child;
+        }
+    }
+    for node in (0..entries.len() / 2).rev() {
+        sift_down(entries, node);
+    }
+    for end in (1..entries.len()).rev() {
+        entries.swap(0, end);
+        sift_down(&mut entries[..end], 0);
+    }
+}
+
+/// A name a listing never shows: a dot-file (`.` itself, the current directory, is not one).
+fn hidden(part: &[u8]) -> bool {
+    part.first() == Some(&b'.') && part != b"."
+}
+
 fn describe(kind: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if kind.is_fifo() {
@@ -275,6 +443,93 @@ fn describe(kind: &std::fs::FileType) -> &'static str {
 mod tests {
     use super::*;
     use crate::logging::Escaped;
+
+    /// A scratch directory, removed at the end of the test that made it.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("tcpserve-root-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("root/.hidden_dir")).unwrap();
+        std::fs::create_dir_all(dir.join("outside")).unwrap();
+        Scratch(dir)
+    }
+
+    #[test]
+    fn a_listing_holds_what_serving_would_open_and_is_cut_at_its_bound() {
+        use std::os::unix::fs::symlink;
+        let dir = scratch("list");
+        let root = dir.0.join("root");
+        for name in ["b.txt", "a.txt", ".dot", "sub/x"] {
+            std::fs::write(root.join(name), name).unwrap();
+        }
+        std::fs::write(dir.0.join("outside/secret"), "secret").unwrap();
+        symlink("a.txt", root.join("link_in")).unwrap();
+        symlink("sub", root.join("dir_in")).unwrap();
+        symlink("../outside/secret", root.join("link_out")).unwrap();
+        symlink("../outside", root.join("dir_out")).unwrap();
+        symlink("/etc", root.join("abs")).unwrap();
+        symlink("nowhere", root.join("dangling")).unwrap();
+        let fifo = CString::new(root.join("fifo").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+
+        let root = Root::new(&root).unwrap();
+        let names = |listing: &Listing| -> Vec<(String, bool)> {
+            let name = |e: &Entry| String::from_utf8(e.name.to_vec()).unwrap();
+            listing.entries.iter().map(|e| (name(e), e.dir)).collect()
+        };
+        let all = root.list(b"/", 100).unwrap();
+        let want = [
+            ("dir_in", true),
+            ("sub", true),
+            ("a.txt", false),
+            ("b.txt", false),
+            ("link_in", false),
+        ];
+        let want: Vec<(String, bool)> = want.iter().map(|&(n, d)| (n.into(), d)).collect();
+        assert_eq!(names(&all), want);
+        assert!(!all.cut);
+        // A symlink shows what it leads to.
+        let link = all.entries.iter().find(|e| &*e.name == b"link_in").unwrap();
+        assert_eq!(link.size, 5);
+
+        // Thirteen entries (`.` and `..` aside): a bound of 13 reads them all, 12 does not.
+        assert!(!root.list(b"/", 13).unwrap().cut);
+        let part = root.list(b"/", 12).unwrap();
+        assert!(part.cut && part.entries.len() <= 5);
+        assert!(root.list(b"/", 0).unwrap().entries.is_empty());
+
+        assert_eq!(
+            names(&root.list(b"/sub/", 100).unwrap()),
+            [("x".into(), false)]
+        );
+        assert_eq!(
+            names(&root.list(b"/dir_in/", 100).unwrap()),
+            [("x".into(), false)]
+        );
+        for refused in [
+            &b"/.hidden_dir/"[..],
+            b"/sub/../..",
+            b"/dir_out/",
+            b"/abs/",
+            b"/a.txt/",
+        ] {
+            assert!(
+                root.list(refused, 100).is_err(),
+                "{}",
+                refused.escape_ascii()
+            );
+        }
+    }
 
     #[test]
     fn names_are_checked_before_the_kernel_sees_them() {

@@ -302,6 +302,14 @@ impl Builder {
         self
     }
 
+    /// Files over HTTP: answers a directory without `index.html` with a listing of its
+    /// entries, HTML or (for `Accept: application/json`) JSON, instead of 404 (default: off).
+    /// What is listed and what bounds it: [`crate::http::listing`], [`crate::root::Root::list`].
+    pub fn listing(mut self, on: bool) -> Builder {
+        self.config.listing = on;
+        self
+    }
+
     /// Binds every service's address; where each listens is logged when it starts serving.
     pub fn bind(self) -> Result<Server, StartError> {
         Server::bind(self)
@@ -451,6 +459,7 @@ impl Server {
                 precompressed: config.precompressed,
                 pages: Arc::new(config.pages),
                 types: Arc::new(config.types),
+                listing: config.listing,
             },
             limits: Limits {
                 idle_timeout: config.idle_timeout,

@@ -1,5 +1,5 @@
 //! Thin wrappers over the libc calls std does not offer: the open-file limit, `sendfile(2)`,
-//! `openat(2)` and `openat2(2)`.
+//! `openat(2)` and `openat2(2)`, and reading a directory from a descriptor (`Dir`, `lstat_at`).
 
 use std::ffi::CStr;
 use std::io;
@@ -268,6 +268,70 @@ pub fn openat2_beneath(dir: RawFd, path: &CStr, flags: libc::c_int) -> io::Resul
 pub fn openat(dir: RawFd, path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: a valid C string; the kernel validates the rest.
     owned(unsafe { libc::openat(dir, path.as_ptr(), flags) })
+}
+
+/// A directory being read with `readdir(3)`, from a descriptor it owns; closed when dropped.
+pub struct Dir(std::ptr::NonNull<libc::DIR>);
+
+impl Dir {
+    /// Reads the directory open at `fd` (`fdopendir(3)`).
+    pub fn new(fd: OwnedFd) -> io::Result<Dir> {
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+        // SAFETY: `raw` is an open descriptor we own; on success the stream owns it.
+        match std::ptr::NonNull::new(unsafe { libc::fdopendir(raw) }) {
+            Some(dir) => Ok(Dir(dir)),
+            None => {
+                let err = io::Error::last_os_error();
+                // SAFETY: fdopendir failed, so `raw` is still ours to close.
+                unsafe { libc::close(raw) };
+                Err(err)
+            }
+        }
+    }
+
+    /// The directory's descriptor, for `*at` calls on its entries.
+    pub fn fd(&self) -> RawFd {
+        // SAFETY: the stream is open until `self` is dropped.
+        unsafe { libc::dirfd(self.0.as_ptr()) }
+    }
+
+    /// The next entry's name and `d_type` (`DT_UNKNOWN` where the file system does not say);
+    /// `None` at the end. The name lives until the next call.
+    pub fn next_entry(&mut self) -> Option<io::Result<(&CStr, u8)>> {
+        // SAFETY: errno is this thread's; readdir sets it only on failure, so it is cleared
+        // first. The entry it returns stays valid until the next readdir on this stream, which
+        // the borrow of `self` prevents.
+        unsafe {
+            *libc::__errno_location() = 0;
+            let entry = libc::readdir(self.0.as_ptr());
+            if entry.is_null() {
+                let err = io::Error::last_os_error();
+                return (err.raw_os_error() != Some(0)).then_some(Err(err));
+            }
+            let name = CStr::from_ptr((*entry).d_name.as_ptr());
+            Some(Ok((name, (*entry).d_type)))
+        }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: the stream is open, and closed only here.
+        unsafe { libc::closedir(self.0.as_ptr()) };
+    }
+}
+
+/// `fstatat(2)` without following a symlink: what `name` in the directory `dir` is itself.
+pub fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: a zeroed stat is valid plain data for the kernel to fill in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a live stat.
+    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 {
+        Ok(st)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {

@@ -211,6 +211,12 @@ fn serve_options() -> Options {
         "HTTP: serve a.js.br, a.js.zst or a.js.gz for a.js to clients that accept the coding, \
          if no older than a.js",
     );
+    opts.optflag(
+        "",
+        "listing",
+        "files over HTTP: answer a directory without index.html with a listing of its \
+         entries (HTML, or JSON for Accept: application/json); dot-files are never listed",
+    );
     opts.optopt(
         "",
         "user",
@@ -396,6 +402,7 @@ fn serve_config(m: &Matches, passed: Vec<(Passed, TcpListener)>) -> Result<Serve
     builder = builder.proxy_protocol(m.opt_present("proxy-protocol"));
     builder = custom_headers(builder, &m.opt_strs("header"))?;
     builder = builder.precompressed(m.opt_present("precompressed"));
+    builder = builder.listing(m.opt_present("listing"));
     if let Some(v) = m.opt_str("access-log-format") {
         let format = access::Format::from_name(&v).ok_or_else(|| {
             format!("--access-log-format: '{v}' is not one of common, combined, json")

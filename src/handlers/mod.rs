@@ -366,6 +366,8 @@ pub struct Settings {
     pub(crate) pages: Arc<Pages>,
     /// Files: `Content-Type`s from `--mime-types`, before the built-in table.
     pub(crate) types: Arc<MimeTypes>,
+    /// Files over HTTP: a directory without `index.html` gets its listing (`--listing`).
+    pub(crate) listing: bool,
 }
 
 impl Settings {
@@ -429,6 +431,7 @@ impl Default for Settings {
             precompressed: false,
             pages: Arc::default(),
             types: Arc::default(),
+            listing: false,
         }
     }
 }

@@ -6,6 +6,7 @@
 //!   [`crate::root::relative_path`], and a directory's `Location` with its slash.
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
+//! - [`listing`]: a directory's listing (`--listing`), as HTML or JSON.
 //! - [`mime`]: `Content-Type` by extension.
 //! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
 //!   once, and whether `OPTIONS` is answered as a CORS preflight.
@@ -39,6 +40,8 @@
 //! - With `Access-Control-Allow-Origin` configured ([`headers::Custom::preflight`]), `OPTIONS`
 //!   passes the method check and is answered 204 before the target is decoded; every head,
 //!   the faults' too, carries [`headers::Custom::block`].
+//!   → `Root::open`; a directory → [`target::with_index`]; without one, 404, or with
+//!   `--listing` [`listing`] (`Root::list`).
 //! - After a 413 or 501 the body is still coming: the server half-closes and lingers, or the
 //!   kernel's reset would destroy the answer. Every parse error closes; so does 408.
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.
@@ -54,6 +57,7 @@ pub mod client;
 pub mod date;
 pub mod encoding;
 pub mod headers;
+pub mod listing;
 pub mod mime;
 pub mod mime_types;
 pub mod pages;

@@ -465,7 +465,7 @@ fn hex(n: u128) -> Digits {
     radix(n, 16)
 }
 
-fn push_decimal(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(radix(u128::from(n), 10).as_slice());
 }
 

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 use super::super::{Ctx, Persistence, Reason, Settings, Transport};
 use super::body::Body;
 use super::{Flow, Outcome};
-use crate::content::Content;
+use crate::content::{Content, Data};
 use crate::http::encoding::{self, Coding};
 use crate::http::headers::Custom;
 use crate::http::range::{self, Range};
@@ -24,7 +24,7 @@ use crate::http::request::{
     self, Error, Header, Request, Status, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE,
 };
 use crate::http::response::{self, Connection, ContentRange, Head};
-use crate::http::target;
+use crate::http::{listing, target};
 use crate::logging::access::{self, Access, Fields};
 use crate::metrics::counts::Method;
 use crate::root::{Refusal, Root};
@@ -589,6 +589,9 @@ fn respond(
             };
             match root.content(index, now) {
                 Ok(content) => (content, index),
+                Err(Refusal::NotFound) if ctx.settings.listing => {
+                    return listing(req, &reply, root, path, out)
+                }
                 Err(refusal) => return reply.refused(refusal, out),
             }
         }
@@ -738,6 +741,32 @@ fn error_page(answer: Answer, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> An
         text: 0,
         ..answer
     }
+}
+
+/// A directory without `index.html`, under `--listing`: its entries, built whole into memory
+/// and sent as a small file's bytes are. Never cached (`no-store`, no validators): it changes
+/// with the directory and with `Accept`. Range and conditional fields are ignored.
+fn listing(req: &Request, reply: &Reply, root: &Root, path: &[u8], out: &mut Vec<u8>) -> Answer {
+    let entries = match root.list(path, listing::MAX_ENTRIES) {
+        Ok(entries) => entries,
+        Err(refusal) => return reply.refused(refusal, out),
+    };
+    let format = listing::Format::asked(req.header("accept"));
+    let mut page = Vec::new();
+    listing::render(format, path, &entries, &mut page);
+    let len = page.len() as u64;
+    let head = Head {
+        content_type: Some(format.content_type()),
+        content_length: Some(len),
+        no_store: true,
+        connection: reply.connection,
+        custom: reply.custom.block(),
+        ..Head::new(200, reply.date)
+    };
+    out.clear();
+    head.write(out);
+    let body = (!reply.head_only).then(|| Body::new(Data::Bytes(page.into()), 0, len));
+    reply.answer(200, body, 0, Note::None)
 }
 
 /// The answer to a head the parser refused: its status, `Connection: close`, and the close.
