@@ -38,6 +38,7 @@ mod metrics;
 mod models;
 mod reactor;
 mod server;
+mod sort;
 mod stats;
 mod stop;
 mod workers;

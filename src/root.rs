@@ -316,7 +316,10 @@ impl Root {
                 modified: mtime.unwrap_or(UNIX_EPOCH),
             });
         }
-        heap_sort(&mut listing.entries);
+        // Directories first, then by name, byte by byte.
+        crate::sort::heapsort(&mut listing.entries, |a, b| {
+            (b.dir, &*a.name) < (a.dir, &*b.name)
+        });
         Ok(listing)
     }
 
@@ -386,38 +389,6 @@ fn open_refusal(err: io::Error) -> Refusal {
         Some(libc::ENAMETOOLONG) => Refusal::TooLong,
         Some(libc::ENOSYS) => Refusal::Io(io::ErrorKind::Unsupported),
         _ => Refusal::Io(err.kind()),
-    }
-}
-
-/// Sorts a listing: directories first, then by name, byte by byte. By hand, a heapsort: no
-/// allocation, O(n log n) at worst, and a few hundred bytes of code where the standard
-/// library's sort, instantiated for `Entry`, would add kilobytes to the binary.
-fn heap_sort(entries: &mut [Entry]) {
-    fn after(a: &Entry, b: &Entry) -> bool {
-        (b.dir, &*a.name) > (a.dir, &*b.name)
-    }
-    fn sift_down(v: &mut [Entry], mut node: usize) {
-        loop {
-            let mut child = 2 * node + 1;
-            if child >= v.len() {
-                return;
-            }
-            if child + 1 < v.len() && after(&v[child + 1], &v[child]) {
-                child += 1;
-            }
-            if !after(&v[child], &v[node]) {
-                return;
-            }
-            v.swap(node, child);
-            node = child;
-        }
-    }
-    for node in (0..entries.len() / 2).rev() {
-        sift_down(entries, node);
-    }
-    for end in (1..entries.len()).rev() {
-        entries.swap(0, end);
-        sift_down(&mut entries[..end], 0);
     }
 }
 

@@ -22,6 +22,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 
 use crate::http::mime;
+use crate::sort::heapsort;
 
 /// The largest file read (Debian's whole table is about 60 KiB).
 pub const MAX_FILE: u64 = 1 << 20;
@@ -154,32 +155,6 @@ fn media_type(word: &[u8]) -> Option<Box<str>> {
     })
 }
 
-/// Heapsort by `less`: O(n log n) with no allocation, and a fraction of the code the
-/// standard library's sorts add to the binary.
-fn heapsort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    let sift = |v: &mut [T], mut node: usize| loop {
-        let mut child = 2 * node + 1;
-        if child >= v.len() {
-            break;
-        }
-        if child + 1 < v.len() && less(&v[child], &v[child + 1]) {
-            child += 1;
-        }
-        if !less(&v[node], &v[child]) {
-            break;
-        }
-        v.swap(node, child);
-        node = child;
-    };
-    for node in (0..v.len() / 2).rev() {
-        sift(v, node);
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift(&mut v[..end], 0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,18 +218,6 @@ mod tests {
                     String::from_utf8_lossy(text)
                 ),
             }
-        }
-    }
-
-    #[test]
-    fn heapsort_sorts_like_the_standard_sort() {
-        let mut rng = crate::http::tests::XorShift::new(7);
-        for len in [0, 1, 2, 3, 10, 100, 1000] {
-            let mut v: Vec<u64> = (0..len).map(|_| rng.next() % 50).collect();
-            let mut want = v.clone();
-            want.sort();
-            heapsort(&mut v, |a, b| a < b);
-            assert_eq!(v, want, "{len}");
         }
     }
 

@@ -114,7 +114,12 @@ impl Write for JsonWriter<'_, '_> {
             self.0.write_str(&s[plain..i])?;
             match escape {
                 Some(text) => self.0.write_str(text)?,
-                None => write!(self.0, "\\u{:04x}", c as u32)?,
+                // Past U+FFFF, JSON's \u escapes take the UTF-16 surrogate pair.
+                None => {
+                    for unit in c.encode_utf16(&mut [0; 2]) {
+                        write!(self.0, "\\u{unit:04x}")?;
+                    }
+                }
             }
             plain = i + c.len_utf8();
         }
@@ -184,6 +189,8 @@ mod tests {
             ("\0\x1f\x7f", "\\u0000\\u001f\\u007f"),
             ("\u{2028}\u{202e}", "\\u2028\\u202e"),
             ("你好", "你好"),
+            // A tag character past U+FFFF: its UTF-16 surrogate pair.
+            ("tag\u{E0041}", "tag\\udb40\\udc41"),
         ];
         for (text, want) in cases {
             assert_eq!(JsonText(text).to_string(), *want, "{text:?}");
