@@ -52,6 +52,8 @@ pub enum StartError {
     /// An error page or the single-page app's file ([`Builder::error_page`], [`Builder::spa`])
     /// cannot be served; the text says which and why.
     Page(String),
+    /// A custom header ([`Builder::header`]) is malformed, or one the server writes itself.
+    Header(crate::http::headers::HeaderError),
     /// The poll, the stop pipe, or another process resource could not be had.
     Setup(io::Error),
 }
@@ -78,6 +80,7 @@ impl fmt::Display for StartError {
                 write!(f, "files: cannot serve {}: {error}", path.display())
             }
             StartError::Invalid(why) | StartError::Page(why) => f.write_str(why),
+            StartError::Header(e) => write!(f, "header: {e}"),
             StartError::Setup(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -352,8 +355,7 @@ impl Server {
         if let Some(fault) = config.fault() {
             return Err(StartError::Invalid(fault));
         }
-        let headers = Custom::new(&config.headers)
-            .map_err(|e| StartError::Invalid(format!("header: {e}")))?;
+        let headers = Custom::new(&config.headers).map_err(StartError::Header)?;
         if let (Some(have), Some(other)) = (&config.root, conflict) {
             return Err(StartError::Invalid(format!(
                 "files: one directory per server: {} and {}",

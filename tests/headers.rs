@@ -28,6 +28,7 @@ per_model!(
     options_without_an_origin_is_still_405,
     an_options_with_a_body_is_refused_and_closes,
     curl_sees_the_fields_and_the_preflight,
+    the_other_options_answers_carry_the_fields,
 );
 
 const ORIGIN: &str = "https://app.example";
@@ -112,6 +113,39 @@ fn every_kind_of_response_carries_the_fields_once(model: Model) {
             "no origin, no Vary: {}",
             got.describe()
         );
+    }
+}
+
+/// The answers other options make (a listing, an error page, a single-page app's file, a
+/// precompressed file) carry the fields too, and a listing's own `no-store` gives way to the
+/// operator's `Cache-Control`: one caching policy per response.
+fn the_other_options_answers_carry_the_fields(model: Model) {
+    let dir = tree("other-options");
+    fs::write(dir.join("404.html"), b"<p>gone</p>").unwrap();
+    fs::write(dir.join("app.html"), b"<p>app</p>").unwrap();
+    fs::write(dir.join("a.txt.gz"), b"gz bytes").unwrap();
+    let builder = files_config(model, dir.path())
+        .listing(true)
+        .error_page(404, "404.html")
+        .spa("app.html")
+        .precompressed(true);
+    let server = start(with_fields(builder, &CACHE));
+    let addr = files_addr(&server);
+    // (request, status, body)
+    let cases: &[(&str, &[&str], u16, &[u8])] = &[
+        ("/d/", &[], 200, b""),
+        ("/nope.txt", &[], 404, b"<p>gone</p>"),
+        ("/route/42", &[], 200, b"<p>app</p>"),
+        ("/a.txt", &["Accept-Encoding: gzip"], 200, b"gz bytes"),
+    ];
+    for (target, fields, status, body) in cases {
+        let got = Client::connect(addr).exchange(&get(target, fields), false);
+        let got = got.unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert_eq!(got.status, *status, "{target}: {}", got.describe());
+        if !body.is_empty() {
+            assert_eq!(&got.body[..], *body, "{target}");
+        }
+        assert_fields(&got, &CACHE);
     }
 }
 
@@ -347,8 +381,8 @@ const HOSTILE_OPTIONS: &[(&str, &str)] = &[
         "Content-Range is written by the server itself",
     ),
     (
-        "Access-Control-Allow-Origin: https://a.example, https://b.example",
-        "takes one origin",
+        "Content-Encoding: gzip",
+        "Content-Encoding is written by the server itself",
     ),
 ];
 
@@ -406,6 +440,11 @@ fn hostile_header_options_are_usage_errors() {
     let (code, err) = serve_with(&dir, &twice);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("takes one origin (or *), given once"), "{err}");
+    // And a list of origins in one (checked with the set, at bind).
+    let list = ["Access-Control-Allow-Origin: https://a.example, https://b.example"];
+    let (code, err) = serve_with(&dir, &list);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("takes one origin (or *), given once"), "{err}");
     let big = format!("X-Big: {}", "a".repeat(9000));
     let (code, err) = serve_with(&dir, &[&big]);
     assert_eq!(code, Some(2), "{err}");
@@ -434,8 +473,8 @@ fn hostile_builder_headers_are_refused_at_bind() {
     for (name, value, why) in cases {
         let builder = files_config(Model::Reactor, dir.path()).header(*name, *value);
         match builder.bind() {
-            Err(StartError::Invalid(text)) => {
-                let want = format!("header: {why}");
+            Err(e @ StartError::Header(_)) => {
+                let (text, want) = (e.to_string(), format!("header: {why}"));
                 assert!(text.starts_with(&want), "{name:?}: {value:?}: {text}")
             }
             Err(e) => panic!("{name:?}: {value:?}: {e}"),

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Fields the server writes itself: refused as custom headers.
-pub const OWNED: [&str; 15] = [
+pub const OWNED: [&str; 16] = [
     "Content-Length",
     "Transfer-Encoding",
     "Connection",
@@ -29,6 +29,8 @@ pub const OWNED: [&str; 15] = [
     "Date",
     "Server",
     "Content-Type",
+    // Which coding the body is in is the server's to say (`--precompressed`).
+    "Content-Encoding",
     "Content-Range",
     "Accept-Ranges",
     "Last-Modified",
@@ -131,6 +133,8 @@ pub struct Custom {
     block: Arc<[u8]>,
     /// `Access-Control-Allow-Origin` is set: `OPTIONS` is answered.
     preflight: bool,
+    /// A `Cache-Control` is among the fields: the server writes none of its own beside it.
+    cache_control: bool,
 }
 
 impl Default for Custom {
@@ -138,6 +142,7 @@ impl Default for Custom {
         Custom {
             block: Arc::from(&b""[..]),
             preflight: false,
+            cache_control: false,
         }
     }
 }
@@ -173,6 +178,9 @@ impl Custom {
         Ok(Custom {
             block: block.into(),
             preflight: origin.is_some(),
+            cache_control: fields
+                .iter()
+                .any(|(name, _)| name.trim().eq_ignore_ascii_case("Cache-Control")),
         })
     }
 
@@ -184,6 +192,11 @@ impl Custom {
     /// Whether `OPTIONS` is answered with 204 (a CORS preflight), not 405.
     pub fn preflight(&self) -> bool {
         self.preflight
+    }
+
+    /// Whether the operator set `Cache-Control`, which then stands alone.
+    pub fn cache_control(&self) -> bool {
+        self.cache_control
     }
 
     /// The methods served, for `Allow`.

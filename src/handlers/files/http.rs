@@ -758,7 +758,8 @@ fn listing(req: &Request, reply: &Reply, root: &Root, path: &[u8], out: &mut Vec
     let head = Head {
         content_type: Some(format.content_type()),
         content_length: Some(len),
-        no_store: true,
+        // The operator's Cache-Control, where given, is the one sent (one policy per response).
+        no_store: !reply.custom.cache_control(),
         connection: reply.connection,
         custom: reply.custom.block(),
         ..Head::new(200, reply.date)
