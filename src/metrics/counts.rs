@@ -104,10 +104,12 @@ labels! {
 }
 
 labels! {
-    /// An HTTP request's method, as counted: the two the files service answers, and the rest.
+    /// An HTTP request's method, as counted: those the files service answers (OPTIONS as a
+    /// CORS preflight, with `Access-Control-Allow-Origin` configured), and the rest.
     Method {
         Get => "GET",
         Head => "HEAD",
+        Options => "OPTIONS",
         Other => "other",
     }
 }
@@ -117,6 +119,7 @@ impl Method {
         match method {
             b"GET" => Method::Get,
             b"HEAD" => Method::Head,
+            b"OPTIONS" => Method::Options,
             _ => Method::Other,
         }
     }
@@ -137,8 +140,8 @@ labels! {
 
 /// The statuses the files service sends, each counted apart; anything else is counted, and
 /// shown, as `other`.
-pub(crate) const CODES: [u16; 17] = [
-    200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505,
+pub(crate) const CODES: [u16; 18] = [
+    200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505,
 ];
 
 /// Slot of `status` among [`CODES`], or the last one (other).
@@ -172,7 +175,7 @@ pub struct ServiceCounts<C> {
 #[derive(Debug, Default)]
 pub struct HttpCounts<C> {
     /// By method, then status slot.
-    pub requests: [[C; CODES.len() + 1]; 3],
+    pub requests: [[C; CODES.len() + 1]; 4],
     /// Non-cumulative: bucket `i` counts durations above bound `i - 1` up to bound `i`; the
     /// last, those above every bound.
     pub buckets: [C; DURATION_BOUNDS_US.len() + 1],
@@ -193,7 +196,7 @@ pub struct Counts<C> {
 
 // The arrays are as long as their labels.
 const _: () = assert!(Refusal::NoThread as usize == 2 && Closed::Panic as usize == 7);
-const _: () = assert!(Method::Other as usize == 2 && RawResult::Failed as usize == 6);
+const _: () = assert!(Method::Other as usize == 3 && RawResult::Failed as usize == 6);
 
 impl<C: Cell> Counts<C> {
     /// Zero counts for services named `names` (each once, in slot order).
@@ -350,8 +353,17 @@ mod tests {
         let counts = Local::new(&["files"]);
         counts.http(Method::of(b"PUT"), 418, Duration::ZERO);
         counts.http(Method::of(b"HEAD"), 304, Duration::ZERO);
-        assert_eq!(counts.http.requests[2][CODES.len()].get(), 1);
-        assert_eq!(counts.http.requests[1][3].get(), 1);
+        counts.http(Method::of(b"OPTIONS"), 204, Duration::ZERO);
+        let other = Method::Other.index();
+        assert_eq!(counts.http.requests[other][CODES.len()].get(), 1);
+        assert_eq!(
+            counts.http.requests[Method::Head.index()][code_index(304)].get(),
+            1
+        );
+        assert_eq!(
+            counts.http.requests[Method::Options.index()][code_index(204)].get(),
+            1
+        );
     }
 
     #[test]
