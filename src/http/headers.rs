@@ -18,6 +18,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::request::is_tchar;
+
 /// Fields the server writes itself: refused as custom headers.
 pub const OWNED: [&str; 16] = [
     "Content-Length",
@@ -119,11 +121,6 @@ pub fn check<'a>(name: &'a str, value: &'a str) -> Result<(&'a str, &'a str), He
         return Err(HeaderError::Owned(owned));
     }
     Ok((name, value))
-}
-
-/// tchar (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The custom fields, checked and rendered; cheap to clone (the block is shared).

@@ -22,6 +22,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 
 use crate::http::mime;
+use crate::http::request::is_tchar;
 use crate::sort::heapsort;
 
 /// The largest file read (Debian's whole table is about 60 KiB).
@@ -85,13 +86,14 @@ impl MimeTypes {
 
     /// The `Content-Type` for a file path: this table's, else the built-in one's.
     pub fn content_type(&self, path: &[u8]) -> &str {
-        let found = match mime::extension(path) {
-            Some(ext) if !self.table.is_empty() => self
-                .table
+        if self.table.is_empty() {
+            return mime::content_type(path);
+        }
+        let found = mime::extension(path).and_then(|ext| {
+            self.table
                 .binary_search_by(|(known, _)| cmp_lowercase(known, ext))
-                .ok(),
-            _ => None,
-        };
+                .ok()
+        });
         match found {
             Some(i) => &self.table[i].1,
             None => mime::content_type(path),
@@ -138,10 +140,9 @@ fn parse_line(line: &[u8], rows: &mut Vec<Numbered>) -> Result<(), &'static str>
 
 /// A type as served: `type/subtype` of token characters, with a charset for text.
 fn media_type(word: &[u8]) -> Option<Box<str>> {
-    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
     let slash = word.iter().position(|&b| b == b'/')?;
     let (kind, sub) = (&word[..slash], &word[slash + 1..]);
-    let valid = !kind.is_empty() && !sub.is_empty() && kind.iter().chain(sub).all(tchar);
+    let valid = !kind.is_empty() && !sub.is_empty() && kind.iter().chain(sub).all(|&b| is_tchar(b));
     if !valid || word.len() > MAX_WORD {
         return None;
     }

@@ -723,7 +723,7 @@ impl<'b> Iterator for Values<'_, 'b, '_> {
 }
 
 /// A token character (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 

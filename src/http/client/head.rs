@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::http::request::is_tchar;
+
 /// The largest response head, status line and fields with their line ends, interim (1xx)
 /// heads included.
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -163,11 +165,6 @@ fn field(line: &[u8]) -> Result<(String, Vec<u8>), HeadError> {
     // No controls are left, so the only whitespace to trim is spaces and tabs.
     let name = String::from_utf8_lossy(name).into_owned();
     Ok((name, value.trim_ascii().to_vec()))
-}
-
-/// A token character (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// A byte no head may hold outside line ends: controls but tab, and DEL.
