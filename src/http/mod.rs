@@ -6,21 +6,21 @@
 //!   [`crate::root::relative_path`], and a directory's `Location` with its slash.
 //! - [`range`]: the `Range` header against a file's size.
 //! - [`date`]: IMF-fixdate formatting and HTTP-date parsing.
-//! - [`listing`]: a directory's listing (`--listing`), as HTML or JSON.
-//! - [`mime`]: `Content-Type` by extension.
+//! - [`mime`]: `Content-Type` by extension; [`mime_types`]: more of them from a file
+//!   (`--mime-types`).
 //! - [`headers`]: the operator's custom response fields (`--header`), checked and rendered
 //!   once, and whether `OPTIONS` is answered as a CORS preflight.
 //! - [`encoding`]: `Accept-Encoding`, for precompressed files (`--precompressed`).
-//! - [`mime`]: `Content-Type` by extension; [`mime_types`]: more of them from a file
-//!   (`--mime-types`).
+//! - [`listing`]: a directory's listing (`--listing`), as HTML or JSON.
 //! - [`pages`]: the operator's error pages and single-page app (`--error-page`, `--spa`).
 //! - [`response`]: response heads written into a caller's buffer, error bodies, validators
 //!   (`ETag`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
 //! - [`client`]: the other side, for `tcpserve get`: its URL, the response head, chunked
 //!   bodies.
 //!
-//! Nothing on the server's side allocates per request: parsed fields borrow the input, output goes into
-//! buffers the caller owns and reuses.
+//! Nothing on the server's side allocates per request: parsed fields borrow the input, output
+//! goes into buffers the caller owns and reuses. The one exception is a directory listing
+//! (`--listing`), built whole per request: listings are not the path files take.
 //!
 //! The files service's HTTP sessions (`handlers/files/http.rs`) put these together. What the
 //! wiring respects:
@@ -35,13 +35,13 @@
 //! - A head is re-parsed only when new bytes hold a newline (or cross a limit): parsing is
 //!   O(n), and one byte per segment would make it quadratic.
 //! - The decode buffer is the driver's scratch buffer, not the stack (threads may have 16 KiB).
-//! - Order: parse error (answer, close) → method (405, before the target) → [`target::decode`]
-//!   → `Root::open`; a directory → [`target::with_index`], else 404.
-//! - With `Access-Control-Allow-Origin` configured ([`headers::Custom::preflight`]), `OPTIONS`
-//!   passes the method check and is answered 204 before the target is decoded; every head,
-//!   the faults' too, carries [`headers::Custom::block`].
-//!   → `Root::open`; a directory → [`target::with_index`]; without one, 404, or with
-//!   `--listing` [`listing`] (`Root::list`).
+//! - Order: parse error (answer, close) → method (405, before the target; `OPTIONS` passes
+//!   when [`headers::Custom::preflight`] and is answered 204 before the target is decoded) →
+//!   [`target::decode`] → `Root::open`; a directory → [`target::with_index`], without one 404,
+//!   or with `--listing` [`listing`] (`Root::list`); a path not found → the single-page app's
+//!   file where [`pages`] says so; a file found → its precompressed neighbour under
+//!   `--precompressed` ([`encoding`]); last, an error with a page ([`pages`]) gets that page.
+//!   Every head, the faults' too, carries [`headers::Custom::block`].
 //! - After a 413 or 501 the body is still coming: the server half-closes and lingers, or the
 //!   kernel's reset would destroy the answer. Every parse error closes; so does 408.
 //! - Range applies to GET only; If-Range before Range; a 304 has no body and no length.

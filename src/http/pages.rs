@@ -15,7 +15,8 @@
 //! - The single-page app's file answers, with 200 as a file would, a request whose path is not
 //!   found (not one refused for another reason) when its last segment has no extension
 //!   ([`crate::http::mime`]'s sense: a dot after its first byte): `/users/42` and `/users/` get
-//!   the app, `/logo.png` keeps its 404. A directory without an `index.html` keeps its 404.
+//!   the app, `/logo.png` keeps its 404. A directory without an `index.html` keeps its own
+//!   answer (404, or its listing under `--listing`).
 
 use crate::http::mime;
 use crate::root::{relative_path, Root};

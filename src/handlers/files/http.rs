@@ -8,7 +8,10 @@
 //! `sendfile`. The next request is not read until the response has gone, so pipelined
 //! requests wait in `input` or in the kernel, and a client that does not read its responses
 //! stops being read: backpressure, request by request. Once the connection has a buffer of
-//! each kind, requests cost no allocation.
+//! each kind, requests cost no allocation, but for a directory listing (`--listing`), built
+//! whole per request. What the options add to the answer (custom fields, listings, error
+//! pages, the single-page app, precompressed files) is decided in [`respond`] and
+//! `error_page`, in the order `crate::http`'s docs give.
 
 use std::mem;
 use std::time::{Instant, SystemTime};
