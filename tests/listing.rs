@@ -764,6 +764,14 @@ fn hostile_rows() -> Vec<Row> {
         row(b".git", Dir, Hidden),
         row(b".<script>", File, Hidden),
         row(b"..\xff", File, Hidden),
+        // Symlinks to hidden things: what they resolve to is hidden, so they are too.
+        row(b"pub", Link(".git"), Hidden),
+        row(b".env", File, Hidden),
+        row(b"cfg", Link(".env"), Hidden),
+        row(b".private", Dir, Hidden),
+        row(b".private/inner", Dir, Hidden),
+        row(b"inner", Link(".private/inner"), Hidden),
+        row(b"inner_up", Link("<dir>&/../.private/inner"), Hidden),
     ]
 }
 
@@ -881,9 +889,18 @@ fn hostile_names_are_escaped_or_left_out_in_html_and_json(model: Model) {
         &["Accept: application/json"],
     ));
     assert_eq!(json.get("path").str(), "/h/<dir>&/");
-    // A hidden directory is not listed; its files are served as before.
-    let got = fetch(addr, "/h/.git/", &[]);
-    assert_eq!(got.status, 404, "{}", got.describe());
+    // A hidden directory is not listed, by its name or through a symlink; its files are
+    // served as before.
+    for hidden in [
+        "/h/.git/",
+        "/h/pub/",
+        "/h/inner/",
+        "/h/inner_up/",
+        "/h/.private/inner/",
+    ] {
+        let got = fetch(addr, hidden, &[]);
+        assert_eq!(got.status, 404, "{hidden}: {}", got.describe());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
