@@ -9,6 +9,8 @@
 //! comes first: `br`, then `zstd`, then `gzip`. A malformed element is ignored, never an
 //! error: the worst a client gets is the file as it is. Nothing here allocates.
 
+use super::request::{is_tchar, trim_ows};
+
 /// A content coding the server may find precompressed beside a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
@@ -124,19 +126,19 @@ pub fn accepted<'a>(values: impl Iterator<Item = &'a [u8]>) -> Accepted {
 /// One element's coding and weight (in thousandths), or `None` if it is malformed or empty.
 fn element_of(element: &[u8]) -> Option<(&[u8], u16)> {
     let mut parts = element.split(|&b| b == b';');
-    let name = trim(parts.next()?);
+    let name = trim_ows(parts.next()?);
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return None;
     }
     let q = match parts.next() {
         None => 1000,
         Some(param) => {
-            let param = trim(param);
+            let param = trim_ows(param);
             let (key, value) = param.split_at(param.iter().position(|&b| b == b'=')?);
-            if !trim(key).eq_ignore_ascii_case(b"q") {
+            if !trim_ows(key).eq_ignore_ascii_case(b"q") {
                 return None;
             }
-            qvalue(trim(&value[1..]))?
+            qvalue(trim_ows(&value[1..]))?
         }
     };
     // Accept-Encoding has no parameter but the weight.
@@ -161,20 +163,6 @@ fn qvalue(s: &[u8]) -> Option<u16> {
         b"1" if thousandths == 0 => Some(1000),
         _ => None,
     }
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]
