@@ -22,6 +22,7 @@
 
 use std::time::SystemTime;
 
+use super::accept::{self, Names};
 use super::date;
 use super::response::push_decimal;
 use crate::logging::is_hidden_format;
@@ -47,23 +48,16 @@ impl Format {
     /// The form an `Accept` field asks for: JSON when `application/json` is named, with a
     /// weight other than 0, before `text/html` is (or without it); HTML otherwise, wildcards
     /// and a missing `Accept` included. Weights are not compared beyond that: a client that
-    /// wants JSON names it first. Only the first `Accept` field counts.
+    /// wants JSON names it first. An element that is malformed ([`super::accept`]: `q=00`,
+    /// `q=1.5`) is ignored. Only the first `Accept` field counts.
     pub fn asked(accept: Option<&[u8]>) -> Format {
-        for range in accept.unwrap_or_default().split(|&b| b == b',') {
-            let mut parts = range.split(|&b| b == b';');
-            let media = parts.next().unwrap_or_default().trim_ascii();
+        for (media, q) in accept::elements(accept.unwrap_or_default(), Names::Media) {
             let json = media.eq_ignore_ascii_case(b"application/json");
             if !json && !media.eq_ignore_ascii_case(b"text/html") {
                 continue;
             }
-            // `q=0`, `q=0.0`... (RFC 9110 §12.4.2): "not acceptable".
-            let refused = parts.any(|p| {
-                let p = p.trim_ascii();
-                p.len() > 2
-                    && p[..2].eq_ignore_ascii_case(b"q=")
-                    && p[2..].iter().all(|&b| b == b'0' || b == b'.')
-            });
-            if !refused {
+            // Weight 0 (RFC 9110 §12.4.2): "not acceptable". A malformed element is ignored.
+            if q.is_some_and(|q| q > 0) {
                 return if json { Format::Json } else { Format::Html };
             }
         }
@@ -445,6 +439,18 @@ mod tests {
             ),
             (&[" application/json ;charset=utf-8"], Json),
             (&[",,;;,"], Html),
+            // Malformed weights: the element is ignored (`q=00` was read as 0 before, with the
+            // same outcome; `q=1.5`, `q=2` and `q=x` were read as acceptable, which changes
+            // the answer in the rows with `1.5`, `x` and `2`).
+            (&["application/json;q=00"], Html),
+            (&["application/json;q=0.0.0, text/html"], Html),
+            (&["application/json;q=1.5"], Html),
+            (&["application/json;q=x, text/html"], Html),
+            (&["text/html;q=2, application/json"], Json),
+            (&["application/json;q=0.5;ext=1"], Json),
+            (&["text/html;x=\"a,application/json\""], Html),
+            (&["text/html;x=\"a,b\";q=0, application/json"], Json),
+            (&["application/json;charset=\"utf-8\";q=1"], Json),
         ];
         for (fields, want) in cases {
             let got = Format::asked(fields.first().map(|f| f.as_bytes()));
