@@ -20,11 +20,13 @@
 //! The page is built once per request into one buffer (a listing is not the hot path); what
 //! bounds its work is [`MAX_ENTRIES`].
 
+use std::convert::Infallible;
 use std::time::SystemTime;
 
 use super::accept::{self, Names};
 use super::date;
 use super::response::push_decimal;
+use super::target;
 use crate::logging::is_hidden_format;
 use crate::root::{Entry, Listing};
 
@@ -178,17 +180,10 @@ fn decimal(n: u64, out: &mut Vec<u8>) {
 /// The entry's link, relative to its directory: the name percent-encoded, `/` after a
 /// directory's.
 fn href(entry: &Entry, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in entry.name.iter() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b);
-        } else {
-            put(
-                out,
-                &[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]],
-            );
-        }
-    }
+    let Ok(()) = target::percent_encode(&entry.name, target::UNRESERVED, |run| {
+        put(out, run);
+        Ok::<(), Infallible>(())
+    });
     if entry.dir {
         put(out, b"/");
     }

@@ -178,24 +178,45 @@ pub fn directory_location<'o>(
         if part.is_empty() || part == b"." {
             continue;
         }
-        for &b in part {
-            if is_path_safe(b) {
-                push(&[b])?;
-            } else {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
-            }
-        }
+        percent_encode(part, PATH_SAFE, &mut push)?;
         push(b"/")?;
     }
     push(query)?;
     Ok(&out[..len])
 }
 
-/// A byte a path segment may hold unencoded (RFC 3986 `pchar` less `%`): unreserved
-/// characters, sub-delimiters, `:` and `@`.
-fn is_path_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+/// Besides letters and digits, what a path segment may hold unencoded (RFC 3986 `pchar`
+/// less `%`): the rest of the unreserved characters, sub-delimiters, `:` and `@`.
+const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@";
+
+/// Besides letters and digits, RFC 3986's unreserved characters: all that a link made of any
+/// bytes may keep (no `:`, so it is always a relative path; no quote).
+pub(crate) const UNRESERVED: &[u8] = b"-._~";
+
+/// Hands `push` the bytes percent-encoded (`%3C`, upper-case hex): ASCII letters and digits,
+/// and the bytes in `keep`, are left as they are, in runs as long as they come.
+pub(crate) fn percent_encode<E>(
+    bytes: &[u8],
+    keep: &[u8],
+    mut push: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let kept = rest
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric() && !keep.contains(b))
+            .unwrap_or(rest.len());
+        if kept > 0 {
+            push(&rest[..kept])?;
+        }
+        let Some(&b) = rest.get(kept) else {
+            break;
+        };
+        push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
+        rest = &rest[kept + 1..];
+    }
+    Ok(())
 }
 
 fn hex_value(b: u8) -> Option<u8> {
