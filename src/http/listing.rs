@@ -21,13 +21,14 @@
 //! bounds its work is [`MAX_ENTRIES`].
 
 use std::convert::Infallible;
+use std::fmt;
 use std::time::SystemTime;
 
 use super::accept::{self, Names};
 use super::date;
 use super::response::push_decimal;
 use super::target;
-use crate::logging::is_hidden_format;
+use crate::logging::{is_hidden_format, is_markup, write_json_text, JsonEscapes};
 use crate::root::{Entry, Listing};
 
 /// Most entries one listing reads from a directory (`.` and `..` not counted, hidden ones
@@ -191,29 +192,11 @@ fn href(entry: &Entry, out: &mut Vec<u8>) {
 
 /// `name` as HTML text (see the module's docs).
 fn html_text(name: &[u8], out: &mut Vec<u8>) {
-    text(name, false, out);
-}
-
-/// `name` as a JSON string, quotes included (see the module's docs).
-fn json_string(name: &[u8], out: &mut Vec<u8>) {
-    put(out, b"\"");
-    text(name, true, out);
-    put(out, b"\"");
-}
-
-/// `name` escaped for HTML text or for the inside of a JSON string: one walk for both, so
-/// that the two cannot disagree on what is dangerous.
-fn text(name: &[u8], json: bool, out: &mut Vec<u8>) {
     for chunk in name.utf8_chunks() {
         for c in chunk.valid().chars() {
-            let special = c.is_control() || is_hidden_format(c) || "&<>\"'\\".contains(c);
-            if !special || (c == '\\' && !json) {
+            // What the JSON escapes too ([`JsonEscapes::NoMarkup`]), but the backslash.
+            if !(c.is_control() || is_hidden_format(c) || is_markup(c)) {
                 put(out, c.encode_utf8(&mut [0; 4]).as_bytes());
-            } else if json {
-                // `\uXXXX`, a surrogate pair beyond the BMP: valid JSON for any character.
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    hex(out, b"\\u", u32::from(*unit), 4, b"");
-                }
             } else if c.is_ascii_punctuation() {
                 // `&#x26;`: a reference the browser shows as the character, never as markup.
                 hex(out, b"&#x", c as u32, 2, b";");
@@ -222,13 +205,32 @@ fn text(name: &[u8], json: bool, out: &mut Vec<u8>) {
                 hex(out, b"\\u{", c as u32, 1, b"}");
             }
         }
-        if json && !chunk.invalid().is_empty() {
-            put(out, "\u{FFFD}".as_bytes());
-        } else if !json {
-            for &b in chunk.invalid() {
-                hex(out, b"\\x", u32::from(b), 2, b"");
-            }
+        for &b in chunk.invalid() {
+            hex(out, b"\\x", u32::from(b), 2, b"");
         }
+    }
+}
+
+/// `name` as a JSON string, quotes included (see the module's docs).
+fn json_string(name: &[u8], out: &mut Vec<u8>) {
+    put(out, b"\"");
+    for chunk in name.utf8_chunks() {
+        // Writing into a `Vec` cannot fail.
+        let _ = write_json_text(chunk.valid(), JsonEscapes::NoMarkup, &mut Page(out));
+        if !chunk.invalid().is_empty() {
+            put(out, "\u{FFFD}".as_bytes());
+        }
+    }
+    put(out, b"\"");
+}
+
+/// The page as a `fmt::Write`, for the shared JSON escaper.
+struct Page<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Page<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        put(self.0, s.as_bytes());
+        Ok(())
     }
 }
 
