@@ -2,12 +2,13 @@
 //! server may have beside a file (`br`, `zstd`, `gzip`) a client takes, best first.
 //!
 //! The field is a comma list of codings, each with an optional weight `;q=` from 0 to 1 with
-//! up to three decimals (parsed by [`super::accept`], as `Accept` is); codings are compared case-insensitively, `x-gzip` is `gzip`, `*`
-//! stands for every coding not named, and `identity` is the file as it is. A coding with
-//! weight 0 is refused, and so is one rated below an `identity` the client names (the file as
-//! it is stays the fallback whatever the field says). Among equal weights the smaller encoding
-//! comes first: `br`, then `zstd`, then `gzip`. A malformed element is ignored, never an
-//! error: the worst a client gets is the file as it is. Nothing here allocates.
+//! up to three decimals (parsed by `http::accept`, as `Accept` is); codings are compared
+//! case-insensitively, `x-gzip` is `gzip`, `*` stands for every coding not named, and
+//! `identity` is the file as it is. A coding with weight 0 is refused, and so is one rated
+//! below an `identity` the client names (the file as it is stays the fallback whatever the
+//! field says). Among equal weights the smaller encoding comes first: `br`, then `zstd`, then
+//! `gzip`. A malformed element is ignored, never an error: the worst a client gets is the
+//! file as it is. Nothing here allocates.
 
 use super::accept::{self, Names};
 

@@ -51,7 +51,7 @@ impl Format {
     /// The form an `Accept` field asks for: JSON when `application/json` is named, with a
     /// weight other than 0, before `text/html` is (or without it); HTML otherwise, wildcards
     /// and a missing `Accept` included. Weights are not compared beyond that: a client that
-    /// wants JSON names it first. An element that is malformed ([`super::accept`]: `q=00`,
+    /// wants JSON names it first. An element that is malformed (see `http::accept`: `q=00`,
     /// `q=1.5`) is ignored. Only the first `Accept` field counts.
     pub fn asked(accept: Option<&[u8]>) -> Format {
         for (media, q) in accept::elements(accept.unwrap_or_default(), Names::Media) {
