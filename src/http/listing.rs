@@ -18,7 +18,7 @@
 //!   `String::from_utf8_lossy` does); its `href` is exact.
 //!
 //! The page is built once per request into one buffer (a listing is not the hot path); what
-//! bounds its work is [`MAX_ENTRIES`].
+//! bounds its work is [`MAX_ENTRIES`], and its size [`MAX_PAGE`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -36,6 +36,15 @@ use crate::root::{Entry, Listing};
 /// `fstatat` per entry (and a confined open per symlink), then a sort. A directory with more
 /// is listed in part, the page saying so.
 pub const MAX_ENTRIES: usize = 16_384;
+
+/// Most bytes one listing's page holds: what bounds its memory, as escaping can make a
+/// 255-byte name cost over 2 KB (`<` is `&#x3c;` in the text and `%3C` in the link). Entries
+/// that would pass it are left out, in their sorted order, and the page says it was cut, as
+/// [`MAX_ENTRIES`] does.
+pub const MAX_PAGE: usize = 4 << 20;
+
+/// Room kept below [`MAX_PAGE`] for what follows the entries (at most some 160 bytes).
+const TAIL: usize = 256;
 
 /// The listing's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +117,10 @@ th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1
             b"<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
         );
     }
+    let mut shown = 0u64;
+    let mut full = false;
     for entry in &listing.entries {
+        let mark = out.len();
         put(out, b"<tr><td><a href=\"");
         href(entry, out);
         put(out, b"\">");
@@ -125,11 +137,23 @@ th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1
         put(out, b"</td><td>");
         time(entry.modified, b' ', out);
         put(out, b"</td></tr>\n");
+        if full_at(mark, out) {
+            full = true;
+            break;
+        }
+        shown += 1;
     }
     put(out, b"</table>\n<p>");
-    decimal(listing.entries.len() as u64, out);
+    decimal(shown, out);
     put(out, b" entries");
-    if listing.cut {
+    if full {
+        put(
+            out,
+            b": cut short, the directory has more (a listing's page holds at most ",
+        );
+        decimal(MAX_PAGE as u64, out);
+        put(out, b" bytes)");
+    } else if listing.cut {
         put(
             out,
             b": cut short, the directory has more (a listing reads at most ",
@@ -144,9 +168,11 @@ fn json(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
     put(out, b"{\"path\":");
     json_string(path, out);
     put(out, b",\"truncated\":");
+    let truncated = out.len();
     put(out, if listing.cut { b"true" } else { b"false" });
     put(out, b",\"entries\":[");
     for (i, entry) in listing.entries.iter().enumerate() {
+        let mark = out.len();
         put(out, if i == 0 { b"\n" } else { b",\n" });
         put(out, b"{\"name\":");
         json_string(&entry.name, out);
@@ -161,8 +187,23 @@ fn json(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
         put(out, b"Z\",\"href\":\"");
         href(entry, out);
         put(out, b"\"}");
+        if full_at(mark, out) {
+            // Known only now: `false` becomes `true ` (JSON allows the space), in place.
+            out[truncated..truncated + 5].copy_from_slice(b"true ");
+            break;
+        }
     }
     put(out, b"\n]}\n");
+}
+
+/// Whether the entry written from `mark` on takes the page past [`MAX_PAGE`] (less room for
+/// its end); if so it is taken back out.
+fn full_at(mark: usize, out: &mut Vec<u8>) -> bool {
+    let full = out.len() + TAIL > MAX_PAGE;
+    if full {
+        out.truncate(mark);
+    }
+    full
 }
 
 /// `1994-11-06T08:49:37` (UTC, to the second), with `between` for the `T`.
@@ -453,6 +494,49 @@ mod tests {
             let got = Format::asked(fields.first().map(|f| f.as_bytes()));
             assert_eq!(got, *want, "{fields:?}");
         }
+    }
+
+    #[test]
+    fn a_page_is_cut_before_its_byte_bound_and_says_so() {
+        // 255-byte names that escape to 9 bytes each in every form: some 2.3 KB an entry, so
+        // 2,000 pass 4 MiB.
+        let entries: Vec<Entry> = (0..2000)
+            .map(|i| {
+                let mut name = vec![b'<'; 250];
+                name.extend_from_slice(format!("{i:05}").as_bytes());
+                entry(&name, false, 1)
+            })
+            .collect();
+        let listing = Listing {
+            entries,
+            cut: false,
+        };
+        let mut out = Vec::new();
+        render(Format::Html, b"/d/", &listing, &mut out);
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.len() <= MAX_PAGE, "{}", page.len());
+        let rows = page.matches("<tr><td><a href=").count() - 1;
+        assert!((1500..2000).contains(&rows), "{rows}");
+        let said = format!("<p>{rows} entries: cut short, the directory has more (a listing's page holds at most {MAX_PAGE} bytes).</p>\n</body></html>\n");
+        assert!(page.ends_with(&said), "{}", &page[page.len() - 200..]);
+
+        let mut out = Vec::new();
+        render(Format::Json, b"/d/", &listing, &mut out);
+        assert!(out.len() <= MAX_PAGE, "{}", out.len());
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.starts_with("{\"path\":\"/d/\",\"truncated\":true ,\"entries\":[\n{"));
+        assert!(page.ends_with("\"}\n]}\n"), "{}", &page[page.len() - 200..]);
+        let rows = page.matches("{\"name\"").count();
+        assert!((1500..2000).contains(&rows), "{rows}");
+
+        // Under the bound, nothing changes.
+        let listing = Listing {
+            entries: listing.entries.into_iter().take(100).collect(),
+            cut: false,
+        };
+        let mut out = Vec::new();
+        render(Format::Json, b"/d/", &listing, &mut out);
+        assert!(out.starts_with(b"{\"path\":\"/d/\",\"truncated\":false,"));
     }
 
     #[test]
