@@ -349,8 +349,7 @@ impl Root {
     /// that starts with `.`. A path that cannot be read back, or no longer lies beneath the
     /// root's real path (the root moved), counts as hidden: a listing fails closed.
     fn resolves_hidden(&self, fd: &OwnedFd) -> bool {
-        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let Ok(real) = std::fs::read_link(link) else {
+        let Ok(real) = real_path(fd) else {
             return true;
         };
         match real.strip_prefix(&self.real) {
@@ -399,14 +398,17 @@ impl Root {
     }
 
     fn check_beneath(&self, fd: &OwnedFd) -> Result<(), Refusal> {
-        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let real = std::fs::read_link(link).map_err(|e| Refusal::Io(e.kind()))?;
-        if real == self.real || real.starts_with(&self.real) {
-            Ok(())
-        } else {
-            Err(Refusal::OutsideRoot)
+        match real_path(fd)?.strip_prefix(&self.real) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Refusal::OutsideRoot),
         }
     }
+}
+
+/// Where `fd` really is, read back from `/proc/self/fd`.
+fn real_path(fd: &OwnedFd) -> Result<PathBuf, Refusal> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    std::fs::read_link(link).map_err(|e| Refusal::Io(e.kind()))
 }
 
 fn open_refusal(err: io::Error) -> Refusal {
