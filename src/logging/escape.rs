@@ -142,8 +142,13 @@ pub(crate) fn write_json_text(s: &str, escapes: JsonEscapes, out: &mut dyn Write
             out.write_str(short)?;
         } else {
             // Past U+FFFF, JSON's \u escapes take the UTF-16 surrogate pair.
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                write!(out, "\\u{unit:04x}")?;
+            for &unit in c.encode_utf16(&mut [0; 2]).iter() {
+                let mut esc = *b"\\u0000";
+                for (i, digit) in esc[2..].iter_mut().enumerate() {
+                    *digit = b"0123456789abcdef"[usize::from(unit >> (12 - 4 * i) & 15)];
+                }
+                // SAFETY: ASCII only.
+                out.write_str(unsafe { std::str::from_utf8_unchecked(&esc) })?;
             }
         }
         plain = i + c.len_utf8();
