@@ -20,7 +20,6 @@
 //! The page is built once per request into one buffer (a listing is not the hot path); what
 //! bounds its work is [`MAX_ENTRIES`], and its size [`MAX_PAGE`].
 
-use std::convert::Infallible;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -146,18 +145,15 @@ th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1
     put(out, b"</table>\n<p>");
     decimal(shown, out);
     put(out, b" entries");
+    if full || listing.cut {
+        put(out, b": cut short, the directory has more (");
+    }
     if full {
-        put(
-            out,
-            b": cut short, the directory has more (a listing's page holds at most ",
-        );
+        put(out, b"a listing's page holds at most ");
         decimal(MAX_PAGE as u64, out);
         put(out, b" bytes)");
     } else if listing.cut {
-        put(
-            out,
-            b": cut short, the directory has more (a listing reads at most ",
-        );
+        put(out, b"a listing reads at most ");
         decimal(MAX_ENTRIES as u64, out);
         put(out, b", in the directory's own order)");
     }
@@ -222,9 +218,9 @@ fn decimal(n: u64, out: &mut Vec<u8>) {
 /// The entry's link, relative to its directory: the name percent-encoded, `/` after a
 /// directory's.
 fn href(entry: &Entry, out: &mut Vec<u8>) {
-    let Ok(()) = target::percent_encode(&entry.name, target::UNRESERVED, |run| {
+    target::percent_encode(&entry.name, target::UNRESERVED, &mut |run| {
         put(out, run);
-        Ok::<(), Infallible>(())
+        true
     });
     if entry.dir {
         put(out, b"/");

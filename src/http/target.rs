@@ -178,7 +178,9 @@ pub fn directory_location<'o>(
         if part.is_empty() || part == b"." {
             continue;
         }
-        percent_encode(part, PATH_SAFE, &mut push)?;
+        if !percent_encode(part, PATH_SAFE, &mut |run| push(run).is_ok()) {
+            return Err(TargetError::TooLong);
+        }
         push(b"/")?;
     }
     push(query)?;
@@ -194,12 +196,13 @@ const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@";
 pub(crate) const UNRESERVED: &[u8] = b"-._~";
 
 /// Hands `push` the bytes percent-encoded (`%3C`, upper-case hex): ASCII letters and digits,
-/// and the bytes in `keep`, are left as they are, in runs as long as they come.
-pub(crate) fn percent_encode<E>(
+/// and the bytes in `keep`, are left as they are, in runs as long as they come. Stops, and
+/// returns false, as soon as `push` does.
+pub(crate) fn percent_encode(
     bytes: &[u8],
     keep: &[u8],
-    mut push: impl FnMut(&[u8]) -> Result<(), E>,
-) -> Result<(), E> {
+    push: &mut dyn FnMut(&[u8]) -> bool,
+) -> bool {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -207,16 +210,18 @@ pub(crate) fn percent_encode<E>(
             .iter()
             .position(|b| !b.is_ascii_alphanumeric() && !keep.contains(b))
             .unwrap_or(rest.len());
-        if kept > 0 {
-            push(&rest[..kept])?;
+        if kept > 0 && !push(&rest[..kept]) {
+            return false;
         }
         let Some(&b) = rest.get(kept) else {
             break;
         };
-        push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
+        if !push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]) {
+            return false;
+        }
         rest = &rest[kept + 1..];
     }
-    Ok(())
+    true
 }
 
 fn hex_value(b: u8) -> Option<u8> {
