@@ -248,10 +248,13 @@ impl Root {
     /// The entries of the directory a client named (`--listing`), confined as [`Root::open`]
     /// is: only what serving would accept is listed, namely regular files and directories
     /// inside the root, a symlink by what it leads to (and only if that is inside). Never
-    /// listed: names starting with `.`, symlinks out of the root or into `/proc`, FIFOs,
-    /// sockets, devices, and entries that vanish or cannot be inspected while being read. A
-    /// directory any of whose components starts with `.` is not listed at all (`NotFound`),
-    /// so a listing never shows what a hidden directory holds.
+    /// listed: names starting with `.`, symlinks out of the root or into `/proc`, symlinks
+    /// whose target, resolved from the root, has a component starting with `.` (`pub -> .git`,
+    /// `cfg -> .env`), FIFOs, sockets, devices, and entries that vanish or cannot be inspected
+    /// while being read. A directory any of whose components starts with `.`, in the name asked
+    /// for or in its resolved path, is not listed at all (`NotFound`), so a listing never shows
+    /// what a hidden directory holds. (Downloads do not apply this rule: a file reached through
+    /// such a symlink is served, as a hidden name is.)
     ///
     /// At most `max` entries are read (`.` and `..` not counted, hidden ones counted): the
     /// bound on a listing's work, one `fstatat` per entry and a confined open per symlink.
@@ -266,7 +269,13 @@ impl Root {
         }
         let c_path = CString::new(path).map_err(|_| Refusal::Nul)?;
         let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_DIRECTORY | libc::O_NONBLOCK;
-        let mut dir = sys::Dir::new(self.beneath(&c_path, flags)?).map_err(open_refusal)?;
+        let fd = self.beneath(&c_path, flags)?;
+        // Reached through a symlink, the directory may be a hidden one: what counts is where
+        // it is, not the name asked for.
+        if self.resolves_hidden(&fd) {
+            return Err(Refusal::NotFound);
+        }
+        let mut dir = sys::Dir::new(fd).map_err(open_refusal)?;
         let mut listing = Listing {
             entries: Vec::new(),
             cut: false,
@@ -323,12 +332,34 @@ impl Root {
         Ok(listing)
     }
 
-    /// What the symlink at `link` (a path from the root) leads to, if serving would follow it:
-    /// opened `O_PATH` through the same confinement as a download.
+    /// What the symlink at `link` (a path from the root) leads to, if serving would follow it
+    /// and a listing may show it: opened `O_PATH` through the same confinement as a download,
+    /// and not hidden where it resolves (`pub -> .git` is not listed).
     fn link_target(&self, link: &[u8]) -> Option<std::fs::Metadata> {
         let c_link = CString::new(link).ok()?;
         let fd = self.beneath(&c_link, libc::O_PATH | libc::O_CLOEXEC).ok()?;
+        if self.resolves_hidden(&fd) {
+            return None;
+        }
         File::from(fd).metadata().ok()
+    }
+
+    /// Whether `fd` (opened beneath the root) is, where it really is, at or under a hidden
+    /// name: its real path, read back from `/proc/self/fd`, has a component past the root's
+    /// that starts with `.`. A path that cannot be read back, or no longer lies beneath the
+    /// root's real path (the root moved), counts as hidden: a listing fails closed.
+    fn resolves_hidden(&self, fd: &OwnedFd) -> bool {
+        let Ok(real) = real_path(fd) else {
+            return true;
+        };
+        match real.strip_prefix(&self.real) {
+            Ok(rest) => rest
+                .as_os_str()
+                .as_bytes()
+                .split(|&b| b == b'/')
+                .any(hidden),
+            Err(_) => true,
+        }
     }
 
     /// Opens `path` (relative to the root) with `flags`, confined to the root: `openat2`, or
@@ -367,14 +398,17 @@ impl Root {
     }
 
     fn check_beneath(&self, fd: &OwnedFd) -> Result<(), Refusal> {
-        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let real = std::fs::read_link(link).map_err(|e| Refusal::Io(e.kind()))?;
-        if real == self.real || real.starts_with(&self.real) {
-            Ok(())
-        } else {
-            Err(Refusal::OutsideRoot)
+        match real_path(fd)?.strip_prefix(&self.real) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Refusal::OutsideRoot),
         }
     }
+}
+
+/// Where `fd` really is, read back from `/proc/self/fd`.
+fn real_path(fd: &OwnedFd) -> Result<PathBuf, Refusal> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    std::fs::read_link(link).map_err(|e| Refusal::Io(e.kind()))
 }
 
 fn open_refusal(err: io::Error) -> Refusal {
@@ -448,6 +482,11 @@ mod tests {
         symlink("../outside", root.join("dir_out")).unwrap();
         symlink("/etc", root.join("abs")).unwrap();
         symlink("nowhere", root.join("dangling")).unwrap();
+        // Symlinks to hidden things, and through a hidden directory.
+        symlink(".hidden_dir", root.join("pub")).unwrap();
+        symlink(".dot", root.join("cfg")).unwrap();
+        std::fs::create_dir(root.join(".hidden_dir/inner")).unwrap();
+        symlink("sub/../.hidden_dir/inner", root.join("deep")).unwrap();
         let fifo = CString::new(root.join("fifo").as_os_str().as_bytes()).unwrap();
         // SAFETY: a valid C string.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
@@ -473,9 +512,9 @@ mod tests {
         let link = all.entries.iter().find(|e| &*e.name == b"link_in").unwrap();
         assert_eq!(link.size, 5);
 
-        // Thirteen entries (`.` and `..` aside): a bound of 13 reads them all, 12 does not.
-        assert!(!root.list(b"/", 13).unwrap().cut);
-        let part = root.list(b"/", 12).unwrap();
+        // Sixteen entries (`.` and `..` aside): a bound of 16 reads them all, 15 does not.
+        assert!(!root.list(b"/", 16).unwrap().cut);
+        let part = root.list(b"/", 15).unwrap();
         assert!(part.cut && part.entries.len() <= 5);
         assert!(root.list(b"/", 0).unwrap().entries.is_empty());
 
@@ -489,6 +528,8 @@ mod tests {
         );
         for refused in [
             &b"/.hidden_dir/"[..],
+            b"/pub/",
+            b"/deep/",
             b"/sub/../..",
             b"/dir_out/",
             b"/abs/",

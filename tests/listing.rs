@@ -25,7 +25,7 @@ use common::hostile::{contains, unique};
 use common::http::{curl, get, parse_response, request, shorten, Client, Ran, Response};
 use common::serve::Server as Child;
 use common::*;
-use tcpserve::http::listing::MAX_ENTRIES;
+use tcpserve::http::listing::{MAX_ENTRIES, MAX_PAGE};
 use tcpserve::{Handle, Model};
 
 per_model!(
@@ -764,6 +764,14 @@ fn hostile_rows() -> Vec<Row> {
         row(b".git", Dir, Hidden),
         row(b".<script>", File, Hidden),
         row(b"..\xff", File, Hidden),
+        // Symlinks to hidden things: what they resolve to is hidden, so they are too.
+        row(b"pub", Link(".git"), Hidden),
+        row(b".env", File, Hidden),
+        row(b"cfg", Link(".env"), Hidden),
+        row(b".private", Dir, Hidden),
+        row(b".private/inner", Dir, Hidden),
+        row(b"inner", Link(".private/inner"), Hidden),
+        row(b"inner_up", Link("<dir>&/../.private/inner"), Hidden),
     ]
 }
 
@@ -881,9 +889,18 @@ fn hostile_names_are_escaped_or_left_out_in_html_and_json(model: Model) {
         &["Accept: application/json"],
     ));
     assert_eq!(json.get("path").str(), "/h/<dir>&/");
-    // A hidden directory is not listed; its files are served as before.
-    let got = fetch(addr, "/h/.git/", &[]);
-    assert_eq!(got.status, 404, "{}", got.describe());
+    // A hidden directory is not listed, by its name or through a symlink; its files are
+    // served as before.
+    for hidden in [
+        "/h/.git/",
+        "/h/pub/",
+        "/h/inner/",
+        "/h/inner_up/",
+        "/h/.private/inner/",
+    ] {
+        let got = fetch(addr, hidden, &[]);
+        assert_eq!(got.status, 404, "{hidden}: {}", got.describe());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -938,4 +955,38 @@ fn ten_thousand_entries_are_listed_whole_and_more_than_the_bound_are_cut(model: 
     let json = json_listing(&fetch(addr, "/many/", &["Accept: application/json"]));
     assert_eq!(json.get("entries").arr().len(), MAX_ENTRIES);
     assert_eq!(json.get("truncated"), &Json::Bool(true));
+}
+
+/// Long hostile names past the page's byte bound: cut, and said so. One model: the bound is
+/// the renderer's, the same for all.
+#[test]
+fn long_hostile_names_past_the_byte_bound_are_cut() {
+    let site = Site::new("listing-bytes");
+    let dir = site.root().join("long");
+    fs::create_dir_all(&dir).unwrap();
+    // 255 bytes, each `<` 9 in the page (`&#x3c;` and `%3C`): some 2.3 KB a row, so 1,900 pass
+    // 4 MiB.
+    let count = 1900;
+    for i in 0..count {
+        let name = format!("{}{i:05}", "<".repeat(250));
+        fs::File::create(dir.join(name)).unwrap();
+    }
+    let server = site.start(Model::Reactor, true);
+    let addr = files_addr(&server);
+
+    let got = fetch(addr, "/long/", &[]);
+    assert_eq!(got.status, 200, "{}", got.describe());
+    assert!(got.body.len() <= MAX_PAGE, "{}", got.body.len());
+    let page = String::from_utf8(got.body).unwrap();
+    let rows = page_rows(&page).len() - 1;
+    assert!(rows > 1000 && rows < count, "{rows} rows");
+    let said = format!("<p>{rows} entries: cut short, the directory has more (a listing's page holds at most {MAX_PAGE} bytes).</p>");
+    assert!(page.contains(&said), "{}", &page[page.len() - 300..]);
+
+    let got = fetch(addr, "/long/", &["Accept: application/json"]);
+    assert!(got.body.len() <= MAX_PAGE, "{}", got.body.len());
+    let json = json_listing(&got);
+    assert_eq!(json.get("truncated"), &Json::Bool(true));
+    let entries = json.get("entries").arr().len();
+    assert!(entries > 1000 && entries < count, "{entries} entries");
 }

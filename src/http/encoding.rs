@@ -2,12 +2,15 @@
 //! server may have beside a file (`br`, `zstd`, `gzip`) a client takes, best first.
 //!
 //! The field is a comma list of codings, each with an optional weight `;q=` from 0 to 1 with
-//! up to three decimals; codings are compared case-insensitively, `x-gzip` is `gzip`, `*`
-//! stands for every coding not named, and `identity` is the file as it is. A coding with
-//! weight 0 is refused, and so is one rated below an `identity` the client names (the file as
-//! it is stays the fallback whatever the field says). Among equal weights the smaller encoding
-//! comes first: `br`, then `zstd`, then `gzip`. A malformed element is ignored, never an
-//! error: the worst a client gets is the file as it is. Nothing here allocates.
+//! up to three decimals (parsed by `http::accept`, as `Accept` is); codings are compared
+//! case-insensitively, `x-gzip` is `gzip`, `*` stands for every coding not named, and
+//! `identity` is the file as it is. A coding with weight 0 is refused, and so is one rated
+//! below an `identity` the client names (the file as it is stays the fallback whatever the
+//! field says). Among equal weights the smaller encoding comes first: `br`, then `zstd`, then
+//! `gzip`. A malformed element is ignored, never an error: the worst a client gets is the
+//! file as it is. Nothing here allocates.
+
+use super::accept::{self, Names};
 
 /// A content coding the server may find precompressed beside a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +79,8 @@ struct Weights {
 pub fn accepted<'a>(values: impl Iterator<Item = &'a [u8]>) -> Accepted {
     let mut weights = Weights::default();
     for value in values {
-        for element in value.split(|&b| b == b',') {
-            let Some((name, q)) = element_of(element) else {
+        for (name, q) in accept::elements(value, Names::Coding) {
+            let Some(q) = q else {
                 continue;
             };
             let slot = if name.eq_ignore_ascii_case(b"identity") {
@@ -119,62 +122,6 @@ pub fn accepted<'a>(values: impl Iterator<Item = &'a [u8]>) -> Accepted {
         }
     }
     out
-}
-
-/// One element's coding and weight (in thousandths), or `None` if it is malformed or empty.
-fn element_of(element: &[u8]) -> Option<(&[u8], u16)> {
-    let mut parts = element.split(|&b| b == b';');
-    let name = trim(parts.next()?);
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-        return None;
-    }
-    let q = match parts.next() {
-        None => 1000,
-        Some(param) => {
-            let param = trim(param);
-            let (key, value) = param.split_at(param.iter().position(|&b| b == b'=')?);
-            if !trim(key).eq_ignore_ascii_case(b"q") {
-                return None;
-            }
-            qvalue(trim(&value[1..]))?
-        }
-    };
-    // Accept-Encoding has no parameter but the weight.
-    parts.next().is_none().then_some((name, q))
-}
-
-/// `0[.ddd]` or `1[.000]`, in thousandths.
-fn qvalue(s: &[u8]) -> Option<u16> {
-    let (whole, frac) = match s.iter().position(|&b| b == b'.') {
-        Some(dot) => (&s[..dot], &s[dot + 1..]),
-        None => (s, &b""[..]),
-    };
-    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut thousandths = 0u16;
-    for i in 0..3 {
-        thousandths = thousandths * 10 + frac.get(i).map_or(0, |d| u16::from(d - b'0'));
-    }
-    match whole {
-        b"0" => Some(thousandths),
-        b"1" if thousandths == 0 => Some(1000),
-        _ => None,
-    }
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

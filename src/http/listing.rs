@@ -18,13 +18,16 @@
 //!   `String::from_utf8_lossy` does); its `href` is exact.
 //!
 //! The page is built once per request into one buffer (a listing is not the hot path); what
-//! bounds its work is [`MAX_ENTRIES`].
+//! bounds its work is [`MAX_ENTRIES`], and its size [`MAX_PAGE`].
 
+use std::fmt;
 use std::time::SystemTime;
 
+use super::accept::{self, Names};
 use super::date;
 use super::response::push_decimal;
-use crate::logging::is_hidden_format;
+use super::target;
+use crate::logging::{is_hidden_format, is_markup, write_json_text, JsonEscapes};
 use crate::root::{Entry, Listing};
 
 /// Most entries one listing reads from a directory (`.` and `..` not counted, hidden ones
@@ -32,6 +35,15 @@ use crate::root::{Entry, Listing};
 /// `fstatat` per entry (and a confined open per symlink), then a sort. A directory with more
 /// is listed in part, the page saying so.
 pub const MAX_ENTRIES: usize = 16_384;
+
+/// Most bytes one listing's page holds: what bounds its memory, as escaping can make a
+/// 255-byte name cost over 2 KB (`<` is `&#x3c;` in the text and `%3C` in the link). Entries
+/// that would pass it are left out, in their sorted order, and the page says it was cut, as
+/// [`MAX_ENTRIES`] does.
+pub const MAX_PAGE: usize = 4 << 20;
+
+/// Room kept below [`MAX_PAGE`] for what follows the entries (at most some 160 bytes).
+const TAIL: usize = 256;
 
 /// The listing's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,23 +59,16 @@ impl Format {
     /// The form an `Accept` field asks for: JSON when `application/json` is named, with a
     /// weight other than 0, before `text/html` is (or without it); HTML otherwise, wildcards
     /// and a missing `Accept` included. Weights are not compared beyond that: a client that
-    /// wants JSON names it first. Only the first `Accept` field counts.
+    /// wants JSON names it first. An element that is malformed (see `http::accept`: `q=00`,
+    /// `q=1.5`) is ignored. Only the first `Accept` field counts.
     pub fn asked(accept: Option<&[u8]>) -> Format {
-        for range in accept.unwrap_or_default().split(|&b| b == b',') {
-            let mut parts = range.split(|&b| b == b';');
-            let media = parts.next().unwrap_or_default().trim_ascii();
+        for (media, q) in accept::elements(accept.unwrap_or_default(), Names::Media) {
             let json = media.eq_ignore_ascii_case(b"application/json");
             if !json && !media.eq_ignore_ascii_case(b"text/html") {
                 continue;
             }
-            // `q=0`, `q=0.0`... (RFC 9110 §12.4.2): "not acceptable".
-            let refused = parts.any(|p| {
-                let p = p.trim_ascii();
-                p.len() > 2
-                    && p[..2].eq_ignore_ascii_case(b"q=")
-                    && p[2..].iter().all(|&b| b == b'0' || b == b'.')
-            });
-            if !refused {
+            // Weight 0 (RFC 9110 §12.4.2): "not acceptable". A malformed element is ignored.
+            if q.is_some_and(|q| q > 0) {
                 return if json { Format::Json } else { Format::Html };
             }
         }
@@ -111,7 +116,10 @@ th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1
             b"<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
         );
     }
+    let mut shown = 0u64;
+    let mut full = false;
     for entry in &listing.entries {
+        let mark = out.len();
         put(out, b"<tr><td><a href=\"");
         href(entry, out);
         put(out, b"\">");
@@ -128,15 +136,24 @@ th{border-bottom:1px solid #999}.s{text-align:right}</style>\n</head><body>\n<h1
         put(out, b"</td><td>");
         time(entry.modified, b' ', out);
         put(out, b"</td></tr>\n");
+        if full_at(mark, out) {
+            full = true;
+            break;
+        }
+        shown += 1;
     }
     put(out, b"</table>\n<p>");
-    decimal(listing.entries.len() as u64, out);
+    decimal(shown, out);
     put(out, b" entries");
-    if listing.cut {
-        put(
-            out,
-            b": cut short, the directory has more (a listing reads at most ",
-        );
+    if full || listing.cut {
+        put(out, b": cut short, the directory has more (");
+    }
+    if full {
+        put(out, b"a listing's page holds at most ");
+        decimal(MAX_PAGE as u64, out);
+        put(out, b" bytes)");
+    } else if listing.cut {
+        put(out, b"a listing reads at most ");
         decimal(MAX_ENTRIES as u64, out);
         put(out, b", in the directory's own order)");
     }
@@ -147,9 +164,11 @@ fn json(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
     put(out, b"{\"path\":");
     json_string(path, out);
     put(out, b",\"truncated\":");
+    let truncated = out.len();
     put(out, if listing.cut { b"true" } else { b"false" });
     put(out, b",\"entries\":[");
     for (i, entry) in listing.entries.iter().enumerate() {
+        let mark = out.len();
         put(out, if i == 0 { b"\n" } else { b",\n" });
         put(out, b"{\"name\":");
         json_string(&entry.name, out);
@@ -164,8 +183,23 @@ fn json(path: &[u8], listing: &Listing, out: &mut Vec<u8>) {
         put(out, b"Z\",\"href\":\"");
         href(entry, out);
         put(out, b"\"}");
+        if full_at(mark, out) {
+            // Known only now: `false` becomes `true ` (JSON allows the space), in place.
+            out[truncated..truncated + 5].copy_from_slice(b"true ");
+            break;
+        }
     }
     put(out, b"\n]}\n");
+}
+
+/// Whether the entry written from `mark` on takes the page past [`MAX_PAGE`] (less room for
+/// its end); if so it is taken back out.
+fn full_at(mark: usize, out: &mut Vec<u8>) -> bool {
+    let full = out.len() + TAIL > MAX_PAGE;
+    if full {
+        out.truncate(mark);
+    }
+    full
 }
 
 /// `1994-11-06T08:49:37` (UTC, to the second), with `between` for the `T`.
@@ -184,17 +218,10 @@ fn decimal(n: u64, out: &mut Vec<u8>) {
 /// The entry's link, relative to its directory: the name percent-encoded, `/` after a
 /// directory's.
 fn href(entry: &Entry, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in entry.name.iter() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b);
-        } else {
-            put(
-                out,
-                &[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]],
-            );
-        }
-    }
+    target::percent_encode(&entry.name, target::UNRESERVED, &mut |run| {
+        put(out, run);
+        true
+    });
     if entry.dir {
         put(out, b"/");
     }
@@ -202,29 +229,11 @@ fn href(entry: &Entry, out: &mut Vec<u8>) {
 
 /// `name` as HTML text (see the module's docs).
 fn html_text(name: &[u8], out: &mut Vec<u8>) {
-    text(name, false, out);
-}
-
-/// `name` as a JSON string, quotes included (see the module's docs).
-fn json_string(name: &[u8], out: &mut Vec<u8>) {
-    put(out, b"\"");
-    text(name, true, out);
-    put(out, b"\"");
-}
-
-/// `name` escaped for HTML text or for the inside of a JSON string: one walk for both, so
-/// that the two cannot disagree on what is dangerous.
-fn text(name: &[u8], json: bool, out: &mut Vec<u8>) {
     for chunk in name.utf8_chunks() {
         for c in chunk.valid().chars() {
-            let special = c.is_control() || is_hidden_format(c) || "&<>\"'\\".contains(c);
-            if !special || (c == '\\' && !json) {
+            // What the JSON escapes too ([`JsonEscapes::NoMarkup`]), but the backslash.
+            if !(c.is_control() || is_hidden_format(c) || is_markup(c)) {
                 put(out, c.encode_utf8(&mut [0; 4]).as_bytes());
-            } else if json {
-                // `\uXXXX`, a surrogate pair beyond the BMP: valid JSON for any character.
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    hex(out, b"\\u", u32::from(*unit), 4, b"");
-                }
             } else if c.is_ascii_punctuation() {
                 // `&#x26;`: a reference the browser shows as the character, never as markup.
                 hex(out, b"&#x", c as u32, 2, b";");
@@ -233,13 +242,32 @@ fn text(name: &[u8], json: bool, out: &mut Vec<u8>) {
                 hex(out, b"\\u{", c as u32, 1, b"}");
             }
         }
-        if json && !chunk.invalid().is_empty() {
-            put(out, "\u{FFFD}".as_bytes());
-        } else if !json {
-            for &b in chunk.invalid() {
-                hex(out, b"\\x", u32::from(b), 2, b"");
-            }
+        for &b in chunk.invalid() {
+            hex(out, b"\\x", u32::from(b), 2, b"");
         }
+    }
+}
+
+/// `name` as a JSON string, quotes included (see the module's docs).
+fn json_string(name: &[u8], out: &mut Vec<u8>) {
+    put(out, b"\"");
+    for chunk in name.utf8_chunks() {
+        // Writing into a `Vec` cannot fail.
+        let _ = write_json_text(chunk.valid(), JsonEscapes::NoMarkup, &mut Page(out));
+        if !chunk.invalid().is_empty() {
+            put(out, "\u{FFFD}".as_bytes());
+        }
+    }
+    put(out, b"\"");
+}
+
+/// The page as a `fmt::Write`, for the shared JSON escaper.
+struct Page<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Page<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        put(self.0, s.as_bytes());
+        Ok(())
     }
 }
 
@@ -445,11 +473,66 @@ mod tests {
             ),
             (&[" application/json ;charset=utf-8"], Json),
             (&[",,;;,"], Html),
+            // Malformed weights: the element is ignored (`q=00` was read as 0 before, with the
+            // same outcome; `q=1.5`, `q=2` and `q=x` were read as acceptable, which changes
+            // the answer in the rows with `1.5`, `x` and `2`).
+            (&["application/json;q=00"], Html),
+            (&["application/json;q=0.0.0, text/html"], Html),
+            (&["application/json;q=1.5"], Html),
+            (&["application/json;q=x, text/html"], Html),
+            (&["text/html;q=2, application/json"], Json),
+            (&["application/json;q=0.5;ext=1"], Json),
+            (&["text/html;x=\"a,application/json\""], Html),
+            (&["text/html;x=\"a,b\";q=0, application/json"], Json),
+            (&["application/json;charset=\"utf-8\";q=1"], Json),
         ];
         for (fields, want) in cases {
             let got = Format::asked(fields.first().map(|f| f.as_bytes()));
             assert_eq!(got, *want, "{fields:?}");
         }
+    }
+
+    #[test]
+    fn a_page_is_cut_before_its_byte_bound_and_says_so() {
+        // 255-byte names that escape to 9 bytes each in every form: some 2.3 KB an entry, so
+        // 2,000 pass 4 MiB.
+        let entries: Vec<Entry> = (0..2000)
+            .map(|i| {
+                let mut name = vec![b'<'; 250];
+                name.extend_from_slice(format!("{i:05}").as_bytes());
+                entry(&name, false, 1)
+            })
+            .collect();
+        let listing = Listing {
+            entries,
+            cut: false,
+        };
+        let mut out = Vec::new();
+        render(Format::Html, b"/d/", &listing, &mut out);
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.len() <= MAX_PAGE, "{}", page.len());
+        let rows = page.matches("<tr><td><a href=").count() - 1;
+        assert!((1500..2000).contains(&rows), "{rows}");
+        let said = format!("<p>{rows} entries: cut short, the directory has more (a listing's page holds at most {MAX_PAGE} bytes).</p>\n</body></html>\n");
+        assert!(page.ends_with(&said), "{}", &page[page.len() - 200..]);
+
+        let mut out = Vec::new();
+        render(Format::Json, b"/d/", &listing, &mut out);
+        assert!(out.len() <= MAX_PAGE, "{}", out.len());
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.starts_with("{\"path\":\"/d/\",\"truncated\":true ,\"entries\":[\n{"));
+        assert!(page.ends_with("\"}\n]}\n"), "{}", &page[page.len() - 200..]);
+        let rows = page.matches("{\"name\"").count();
+        assert!((1500..2000).contains(&rows), "{rows}");
+
+        // Under the bound, nothing changes.
+        let listing = Listing {
+            entries: listing.entries.into_iter().take(100).collect(),
+            cut: false,
+        };
+        let mut out = Vec::new();
+        render(Format::Json, b"/d/", &listing, &mut out);
+        assert!(out.starts_with(b"{\"path\":\"/d/\",\"truncated\":false,"));
     }
 
     #[test]

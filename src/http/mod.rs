@@ -53,6 +53,7 @@
 
 #![warn(missing_docs)]
 
+mod accept;
 pub mod client;
 pub mod date;
 pub mod encoding;

@@ -178,13 +178,8 @@ pub fn directory_location<'o>(
         if part.is_empty() || part == b"." {
             continue;
         }
-        for &b in part {
-            if is_path_safe(b) {
-                push(&[b])?;
-            } else {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
-            }
+        if !percent_encode(part, PATH_SAFE, &mut |run| push(run).is_ok()) {
+            return Err(TargetError::TooLong);
         }
         push(b"/")?;
     }
@@ -192,10 +187,41 @@ pub fn directory_location<'o>(
     Ok(&out[..len])
 }
 
-/// A byte a path segment may hold unencoded (RFC 3986 `pchar` less `%`): unreserved
-/// characters, sub-delimiters, `:` and `@`.
-fn is_path_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+/// Besides letters and digits, what a path segment may hold unencoded (RFC 3986 `pchar`
+/// less `%`): the rest of the unreserved characters, sub-delimiters, `:` and `@`.
+const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@";
+
+/// Besides letters and digits, RFC 3986's unreserved characters: all that a link made of any
+/// bytes may keep (no `:`, so it is always a relative path; no quote).
+pub(crate) const UNRESERVED: &[u8] = b"-._~";
+
+/// Hands `push` the bytes percent-encoded (`%3C`, upper-case hex): ASCII letters and digits,
+/// and the bytes in `keep`, are left as they are, in runs as long as they come. Stops, and
+/// returns false, as soon as `push` does.
+pub(crate) fn percent_encode(
+    bytes: &[u8],
+    keep: &[u8],
+    push: &mut dyn FnMut(&[u8]) -> bool,
+) -> bool {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let kept = rest
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric() && !keep.contains(b))
+            .unwrap_or(rest.len());
+        if kept > 0 && !push(&rest[..kept]) {
+            return false;
+        }
+        let Some(&b) = rest.get(kept) else {
+            break;
+        };
+        if !push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]) {
+            return false;
+        }
+        rest = &rest[kept + 1..];
+    }
+    true
 }
 
 fn hex_value(b: u8) -> Option<u8> {

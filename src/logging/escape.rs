@@ -2,7 +2,8 @@
 //!
 //! A log is read by people and by programs: a name from a client must not end a line (and so
 //! forge the next one), move a terminal's cursor, or reorder what a person reads with a
-//! Unicode direction override. Both escapers write through a `Formatter` and never allocate.
+//! Unicode direction override. The escapers write through a `fmt::Write` and never allocate;
+//! [`write_json_text`] is the crate's one JSON string escaper (the access log, listings).
 
 use std::fmt::{self, Write};
 
@@ -100,31 +101,59 @@ struct JsonWriter<'a, 'b>(&'a mut fmt::Formatter<'b>);
 
 impl Write for JsonWriter<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut plain = 0;
-        for (i, c) in s.char_indices() {
-            let escape = match c {
-                '"' => Some("\\\""),
-                '\\' => Some("\\\\"),
-                '\n' => Some("\\n"),
-                '\r' => Some("\\r"),
-                '\t' => Some("\\t"),
-                c if c.is_control() || is_hidden_format(c) => None,
-                _ => continue,
-            };
-            self.0.write_str(&s[plain..i])?;
-            match escape {
-                Some(text) => self.0.write_str(text)?,
-                // Past U+FFFF, JSON's \u escapes take the UTF-16 surrogate pair.
-                None => {
-                    for unit in c.encode_utf16(&mut [0; 2]) {
-                        write!(self.0, "\\u{unit:04x}")?;
-                    }
-                }
-            }
-            plain = i + c.len_utf8();
-        }
-        self.0.write_str(&s[plain..])
+        write_json_text(s, JsonEscapes::Short, self.0)
     }
+}
+
+/// Which escapes a JSON string's inside gets from [`write_json_text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonEscapes {
+    /// `\"`, `\\`, `\n`, `\r`, `\t`; other control and [`is_hidden_format`] characters as
+    /// `\uXXXX` (the access log).
+    Short,
+    /// Every escape a `\uXXXX`, and [`is_markup`] characters escaped too, so that the text
+    /// holds no quote and no markup (a listing's JSON, whose names are hostile).
+    NoMarkup,
+}
+
+/// Characters that are markup in HTML text or an attribute: `& < > " '`.
+pub(crate) fn is_markup(c: char) -> bool {
+    matches!(c, '&' | '<' | '>' | '"' | '\'')
+}
+
+/// Writes `s` into `out` as the inside of a JSON string (RFC 8259), escaped as `escapes` says.
+/// The one JSON escaper: the access log's [`JsonText`] and a listing's JSON both use it.
+pub(crate) fn write_json_text(s: &str, escapes: JsonEscapes, out: &mut dyn Write) -> fmt::Result {
+    // Runs of plain characters go out in one call.
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let short = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if c.is_control() || is_hidden_format(c) => "",
+            c if escapes == JsonEscapes::NoMarkup && is_markup(c) => "",
+            _ => continue,
+        };
+        out.write_str(&s[plain..i])?;
+        if escapes == JsonEscapes::Short && !short.is_empty() {
+            out.write_str(short)?;
+        } else {
+            // Past U+FFFF, JSON's \u escapes take the UTF-16 surrogate pair.
+            for &unit in c.encode_utf16(&mut [0; 2]).iter() {
+                let mut esc = *b"\\u0000";
+                for (i, digit) in esc[2..].iter_mut().enumerate() {
+                    *digit = b"0123456789abcdef"[usize::from(unit >> (12 - 4 * i) & 15)];
+                }
+                // SAFETY: ASCII only.
+                out.write_str(unsafe { std::str::from_utf8_unchecked(&esc) })?;
+            }
+        }
+        plain = i + c.len_utf8();
+    }
+    out.write_str(&s[plain..])
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{LevelFilter, Log, Metadata, Record};
 
 pub use escape::{is_hidden_format, Escaped, EscapedText, JsonText};
+pub(crate) use escape::{is_markup, write_json_text, JsonEscapes};
 pub use sink::{dropped_in_process, Dest};
 use sink::{Left, Output, Sink};
 pub use throttle::{Held, Throttle};
