@@ -26,6 +26,7 @@ per_model!(
     curl_gets_the_spa_for_a_missing_route_and_a_404_for_a_missing_asset,
     curl_sees_the_types_a_mime_types_file_adds_and_overrides,
     the_binary_serves_a_mime_types_file_with_odd_but_valid_lines,
+    an_error_page_gone_since_start_leaves_the_errors_own_text,
 );
 
 const PAGE_404: &[u8] = b"<h1>nothing here</h1>\n";
@@ -80,6 +81,18 @@ fn status_type_size(dir: &Path, extra: &[&str], url: &str) -> (String, Ran) {
     let ran = curl(dir, &args);
     assert!(ran.ok(), "{}", ran.describe());
     (ran.stdout_text(), ran)
+}
+
+/// Checked at start, then removed: the error keeps its built-in text (and the log says why).
+fn an_error_page_gone_since_start_leaves_the_errors_own_text(model: Model) {
+    let site = Site::new("pages-gone");
+    let builder = files_config(model, &site.root()).error_page(404, "errors/404.html");
+    let server = start(builder);
+    fs::remove_file(site.root().join("errors/404.html")).unwrap();
+    let got = Client::connect(files_addr(&server)).exchange(&get("/missing", &[]), false);
+    let got = got.unwrap();
+    assert_eq!(got.status, 404, "{}", got.describe());
+    assert_eq!(&got.body[..], b"404 Not Found\n", "{}", got.describe());
 }
 
 fn curl_gets_the_error_page_with_the_errors_status(model: Model) {

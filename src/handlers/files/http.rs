@@ -725,8 +725,14 @@ fn error_page(answer: Answer, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> An
     let (Some(name), Some(root)) = (settings.pages.error(answer.status), &settings.root) else {
         return answer;
     };
-    let Ok(content) = root.content(name, ctx.now()) else {
-        return answer;
+    let content = match root.content(name, ctx.now()) {
+        Ok(content) => content,
+        // Checked at start, so gone or made unreadable since (or unreadable to `--user`).
+        Err(refusal) => {
+            let shown = crate::logging::Escaped(name);
+            log::warn!("error page {shown} for {}: {refusal}", answer.status);
+            return answer;
+        }
     };
     let head = Head {
         content_type: Some(settings.types.content_type(name)),
