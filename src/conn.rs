@@ -28,8 +28,9 @@ use crate::sys;
 /// next turn of the loop, so one fast client cannot starve the others. 256 KiB, lighttpd's own
 /// figure: with 1 MiB, 50 downloads of 1 MiB under BBR (Linux's congestion control that paces
 /// each socket) fell into a state of low bandwidth estimates and heavy pacing on the reactor's
-/// core, 0.35x lighttpd's GB/s; with 256 KiB they reach 0.87 to 0.96x with its p99, and more
-/// under cubic too (docs/BENCHMARKS.md, "1 MiB downloads against lighttpd").
+/// core, 0.35x lighttpd's GB/s; with 256 KiB they reach its level (0.90 to 1.11x over five
+/// rounds, p99 alike), and more under cubic too (docs/BENCHMARKS.md, "1 MiB downloads against
+/// lighttpd").
 pub(crate) const TURN_BUDGET: u64 = 256 * 1024;
 
 /// Readiness the connection has been told of and not yet used up.
