@@ -215,7 +215,8 @@ impl Client {
     /// arrived instead and how the connection ended.
     pub fn response(&mut self, head_only: bool) -> Result<Response, String> {
         let mut chunk = vec![0; 64 << 10];
-        // Bounded: each pass returns or adds at least a byte, and a response is bounded by its
+        // Bounded: each pass returns or adds at least a byte (but for a read a signal
+        // interrupted), and a response is bounded by its
         // Content-Length (or the head limit); each read waits at most the read timeout.
         loop {
             if let Some((response, used)) = parse_response(&self.buf, head_only)? {
@@ -229,6 +230,8 @@ impl Client {
                     self.received.extend_from_slice(&chunk[..n]);
                     continue;
                 }
+                // A signal to the test process (a child's end, say) is not the connection's.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => end_of(&e),
             };
             return Err(if self.buf.is_empty() {
@@ -263,6 +266,7 @@ impl Client {
                     extra.extend_from_slice(&chunk[..n]);
                     self.received.extend_from_slice(&chunk[..n]);
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (extra, end_of(&e)),
             }
         }
